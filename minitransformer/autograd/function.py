@@ -1,0 +1,178 @@
+"""Function: one differentiable op, its forward and its backward side by side.
+
+An op is a small class::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):
+            '''d(a*b)/da = b and d(a*b)/db = a; sum out broadcast axes.'''
+            a, b = ctx.saved_tensors
+            return unbroadcast(grad * b, a.shape), unbroadcast(grad * a, b.shape)
+
+applied as ``Mul.apply(x, y)``.  As in PyTorch, ``forward(ctx, *inputs)`` and
+``backward(ctx, grad)`` are static methods and ``ctx`` carries what backward
+needs.  Unlike PyTorch, both see *raw backend arrays* (NumPy or CuPy), never
+Tensors: the math is plain array code, and ``xp = get_array_module(x)`` makes
+it serve both backends.  ``backward`` returns one gradient per positional
+input of ``forward`` (``None`` for inputs that take none, like an axis).
+Keyword arguments of ``apply`` reach ``forward`` unchanged and get no gradient.
+"""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+
+import numpy
+
+from .grad_mode import AnomalyError, flags
+from .tensor import Tensor
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Context:
+    """What one application of a Function remembers for its backward."""
+
+    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "freed", "origin", "__dict__")
+
+    def __init__(self, fn, inputs, needs_input_grad):
+        self.fn = fn
+        self.inputs = inputs                    # the input Tensors (None for non-tensors)
+        self.needs_input_grad = needs_input_grad  # one bool per positional input
+        self.saved_tensors = ()
+        self.freed = False
+        self.origin = None                      # "file:line" of user code (anomaly mode)
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays for backward; they are freed once backward has run."""
+        self.saved_tensors = arrays
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    def release(self) -> None:
+        """Free what forward saved (the graph's memory) after backward."""
+        self.saved_tensors = ()
+        self.__dict__.clear()
+        self.freed = True
+
+    def run_backward(self, grad):
+        """Call the op's backward and check what it returns (count, shapes, dtypes)."""
+        if flags.profiler is not None:
+            start = time.perf_counter()
+            grads = self.fn.backward(self, grad)
+            flags.profiler.record(self.name, "backward", time.perf_counter() - start)
+        else:
+            grads = self.fn.backward(self, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.inputs):
+            raise TypeError(
+                f"{self.name}.backward returned {len(grads)} gradient(s) but forward "
+                f"took {len(self.inputs)} positional input(s); return one per input (None for non-tensors)"
+            )
+        for i, (parent, g) in enumerate(zip(self.inputs, grads)):
+            if g is None or parent is None or not self.needs_input_grad[i]:
+                continue
+            if g.shape != parent.data.shape or g.dtype != parent.data.dtype:
+                raise ValueError(
+                    f"{self.name}.backward returned a gradient of shape {tuple(g.shape)} and dtype "
+                    f"{g.dtype} for input {i}, which has shape {tuple(parent.shape)} and dtype "
+                    f"{parent.dtype}: a gradient must match its input (did you forget to sum "
+                    "over broadcast axes, or upcast to float64?)"
+                )
+            if flags.anomaly:
+                _check_finite(g, f"the gradient {self.name}.backward returned for input {i}", self)
+        return grads
+
+
+def _user_origin() -> str:
+    """'file:line' of the innermost stack frame outside this package."""
+    for frame in reversed(traceback.extract_stack()):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno}"
+    return "<unknown>"
+
+
+def _check_finite(array, what, ctx) -> None:
+    xp = numpy if isinstance(array, numpy.ndarray) else __import__("cupy")
+    if array.dtype.kind == "f" and not bool(xp.isfinite(array).all()):
+        shapes = ", ".join(str(tuple(t.shape)) for t in ctx.inputs if t is not None)
+        raise AnomalyError(
+            f"{what} contains NaN or inf (op {ctx.name}, input shapes [{shapes}], "
+            f"created at {ctx.origin})"
+        )
+
+
+def _mixed_backend_error(fn, args):
+    described = ", ".join(
+        f"{a.backend} {tuple(a.shape)}" for a in args if isinstance(a, Tensor)
+    )
+    return TypeError(
+        f"{fn.__name__}: inputs live on different backends ({described}); move them "
+        "to one backend first with tensor.to('numpy') or tensor.to('cupy') "
+        "(no silent host/device copy is made)"
+    )
+
+
+class Function:
+    """Base class of every differentiable op; subclass it to write your own."""
+
+    @staticmethod
+    def forward(ctx, *inputs, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        """Run forward on the inputs' arrays and, if needed, record the op."""
+        arrays, needs = [], []
+        array_type = None
+        requires_grad = False
+        record = flags.grad_enabled
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a.data
+                if array_type is None:
+                    array_type = type(data)
+                elif type(data) is not array_type:
+                    raise _mixed_backend_error(cls, args)
+                arrays.append(data)
+                need = record and a._requires_grad
+                requires_grad = requires_grad or need
+                needs.append(need)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
+        ctx = Context(cls, inputs, tuple(needs))
+        if flags.anomaly or flags.profiler is not None:
+            return cls._apply_checked(ctx, arrays, kwargs, requires_grad)
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if isinstance(out, numpy.generic):  # NumPy reductions return scalars
+            out = numpy.asarray(out)
+        return Tensor._from_op(out, ctx if requires_grad else None)
+
+    @classmethod
+    def _apply_checked(cls, ctx, arrays, kwargs, requires_grad):
+        """apply() under detect_anomaly or the profiler: slower, more checks."""
+        ctx.origin = _user_origin()
+        start = time.perf_counter()
+        out = cls.forward(ctx, *arrays, **kwargs)
+        if flags.profiler is not None:
+            flags.profiler.record(cls.__name__, "forward", time.perf_counter() - start)
+        if isinstance(out, numpy.generic):
+            out = numpy.asarray(out)
+        if flags.anomaly:
+            _check_finite(out, f"the forward output of {cls.__name__}", ctx)
+        return Tensor._from_op(out, ctx if requires_grad else None)

@@ -1,0 +1,19 @@
+"""Parameter: a Tensor that a Module owns and an optimizer updates."""
+from __future__ import annotations
+
+from ..autograd import Tensor
+from ..autograd.tensor import _to_array
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad and is registered by the Module holding it.
+
+    Built from an array, a list or a Tensor (its data are copied); float data
+    get the default float dtype.
+    """
+
+    def __init__(self, data, requires_grad: bool = True):
+        super().__init__(_to_array(data, None, None), requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()

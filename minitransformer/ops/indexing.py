@@ -1,0 +1,99 @@
+"""Indexing: x[index] with NumPy's rules, and take (gather) along an axis."""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from ..backend import get_array_module
+
+
+def _is_basic(index) -> bool:
+    """True for ints, slices, None and Ellipsis: a view, every element picked once."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, slice)) or i is None or i is Ellipsis for i in items)
+
+
+def _unwrap_index(index):
+    """Tensors inside an index become their arrays (they carry no gradient)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.x_shape, ctx.x_dtype, ctx.index = x.shape, x.dtype, index
+        try:
+            return x[index]
+        except IndexError as exc:
+            raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(x.shape)}: {exc}") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        """Scatter the gradient back to the picked places, zeros elsewhere.
+
+        An integer-array index may pick one element several times: those
+        gradients must add up, so advanced indexing uses ``add.at``.
+        """
+        xp = get_array_module(grad)
+        out = xp.zeros(ctx.x_shape, dtype=ctx.x_dtype)
+        if _is_basic(ctx.index):
+            out[ctx.index] = grad
+        else:
+            xp.add.at(out, ctx.index, grad)
+        return out, None
+
+
+class Take(Function):
+    @staticmethod
+    def forward(ctx, x, indices, axis=0):
+        xp = get_array_module(x)
+        if indices.dtype.kind not in "iu":
+            raise TypeError(f"take: indices must be integers, got dtype {indices.dtype}")
+        axis = axis % x.ndim
+        n = x.shape[axis]
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
+            bad = indices[(indices < 0) | (indices >= n)]
+            raise IndexError(
+                f"take: index {int(bad.ravel()[0])} is out of range for axis {axis} of size {n} "
+                f"(shape {tuple(x.shape)}); valid indices are 0..{n - 1}, negative ones are not allowed"
+            )
+        ctx.save_for_backward(indices)
+        ctx.x_shape, ctx.axis = x.shape, axis
+        return xp.take(x, indices, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """out[..., j, ...] = x[..., indices[j], ...]: add each slice's gradient to
+        the slice of x it came from (repeated indices accumulate)."""
+        (indices,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        axis = ctx.axis
+        # move the gathered axes to the front: rows of (num_indices, rest)
+        g = xp.moveaxis(grad, list(range(axis, axis + indices.ndim)), list(range(indices.ndim)))
+        g = g.reshape(indices.size, -1)
+        rows = scatter_add_rows(indices.reshape(-1), g, ctx.x_shape[axis])
+        x_moved = (ctx.x_shape[axis],) + ctx.x_shape[:axis] + ctx.x_shape[axis + 1:]
+        return xp.moveaxis(rows.reshape(x_moved), 0, axis), None
+
+
+def scatter_add_rows(ids, rows, num_rows: int):
+    """out[i] = sum of rows[j] over all j with ids[j] == i, shape (num_rows, D).
+
+    Sorting the ids groups equal ones together, so each group becomes one
+    contiguous segment summed by ``add.reduceat``: much faster than the
+    element-by-element ``add.at`` for an embedding's gradient.
+    """
+    xp = get_array_module(rows)
+    out = xp.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
+    if ids.size == 0:
+        return out
+    if not hasattr(xp.add, "reduceat"):  # CuPy: its scatter-add is fast on the GPU
+        xp.add.at(out, ids, rows)
+        return out
+    order = xp.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = xp.flatnonzero(xp.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    out[sorted_ids[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+    return out

@@ -1,0 +1,131 @@
+"""Reductions along axes: sum, mean, var, max, min, logsumexp.
+
+Backward undoes the reduction's change of shape: the gradient of the reduced
+tensor is reshaped with the reduced axes kept (length 1) and broadcast back
+over them, times the local derivative (1 for sum, 1/N for mean, ...).
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+from ..backend import get_array_module
+from ._util import keepdims_shape, normalize_axis
+
+
+def _expand(grad, x_shape, axes):
+    """Broadcast a reduced gradient back to the input's shape."""
+    xp = get_array_module(grad)
+    return xp.broadcast_to(grad.reshape(keepdims_shape(x_shape, axes)), x_shape)
+
+
+def _count(shape, axes) -> int:
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.axes = normalize_axis(axis, x.ndim, "sum")
+        ctx.x_shape = x.shape
+        return x.sum(axis=ctx.axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d sum(x)/dx_i = 1: every input element gets the gradient of its sum."""
+        return _expand(grad, ctx.x_shape, ctx.axes)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        ctx.axes = normalize_axis(axis, x.ndim, "mean")
+        ctx.x_shape = x.shape
+        return x.mean(axis=ctx.axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d mean(x)/dx_i = 1/N, N the number of elements averaged."""
+        n = _count(ctx.x_shape, ctx.axes)
+        return _expand(grad / n, ctx.x_shape, ctx.axes)
+
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, ddof=0):
+        axes = normalize_axis(axis, x.ndim, "var")
+        centered = x - x.mean(axis=axes, keepdims=True)
+        ctx.save_for_backward(centered)
+        ctx.axes, ctx.ddof = axes, ddof
+        n = _count(x.shape, axes) - ddof
+        return (centered * centered).sum(axis=axes, keepdims=keepdims) / n
+
+    @staticmethod
+    def backward(ctx, grad):
+        """var = sum((x - mean)^2)/(N - ddof), so dvar/dx_i = 2 (x_i - mean)/(N - ddof).
+
+        (The mean's own dependence on x_i drops out: sum(x - mean) = 0.)
+        """
+        (centered,) = ctx.saved_tensors
+        n = _count(centered.shape, ctx.axes) - ctx.ddof
+        return _expand(grad, centered.shape, ctx.axes) * centered * (2 / n)
+
+
+class Max(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = normalize_axis(axis, x.ndim, "max")
+        out = x.max(axis=axes, keepdims=True)
+        ctx.save_for_backward(x, out)
+        ctx.axes = axes
+        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, grad):
+        """The gradient goes to the maximal element (split evenly between ties)."""
+        x, out = ctx.saved_tensors
+        return _to_extremes(grad, x, out, ctx.axes)
+
+
+class Min(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = normalize_axis(axis, x.ndim, "min")
+        out = x.min(axis=axes, keepdims=True)
+        ctx.save_for_backward(x, out)
+        ctx.axes = axes
+        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, grad):
+        """The gradient goes to the minimal element (split evenly between ties)."""
+        x, out = ctx.saved_tensors
+        return _to_extremes(grad, x, out, ctx.axes)
+
+
+def _to_extremes(grad, x, out, axes):
+    is_extreme = (x == out).astype(x.dtype)
+    count = is_extreme.sum(axis=axes, keepdims=True)
+    return _expand(grad, x.shape, axes) * is_extreme / count
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        xp = get_array_module(x)
+        axes = normalize_axis(axis, x.ndim, "logsumexp")
+        # subtract the max so that exp never overflows; add it back after the log
+        m = x.max(axis=axes, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        ctx.save_for_backward(x, out)
+        ctx.axes = axes
+        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d logsumexp(x)/dx_i = exp(x_i - logsumexp(x)) = softmax(x)_i."""
+        x, out = ctx.saved_tensors
+        xp = get_array_module(x)
+        return _expand(grad, x.shape, ctx.axes) * xp.exp(x - out)

@@ -1,0 +1,183 @@
+"""Elementwise functions of one tensor: exp, log, sqrt, abs, tanh, sigmoid, relu, gelu, clip.
+
+Each backward multiplies the incoming gradient by the derivative, evaluated
+at the saved input or, where it is cheaper, at the saved output
+(d exp(x)/dx = exp(x), d tanh(x)/dx = 1 - tanh(x)^2).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from ..autograd import Function
+from ..backend import get_array_module
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = get_array_module(x).exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d exp(x)/dx = exp(x): reuse the output."""
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d log(x)/dx = 1/x."""
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = get_array_module(x).sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d sqrt(x)/dx = 1 / (2 sqrt(x))."""
+        (out,) = ctx.saved_tensors
+        return grad / (2 * out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d|x|/dx = sign(x) (0 at x = 0, the subgradient PyTorch uses)."""
+        (x,) = ctx.saved_tensors
+        return grad * get_array_module(x).sign(x)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = get_array_module(x).tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d tanh(x)/dx = 1 - tanh(x)^2."""
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        # 1/(1+e^-x) overflows e^-x for x << 0; the tanh form never does
+        out = 0.5 * (xp.tanh(0.5 * x) + 1)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d s(x)/dx = s(x) (1 - s(x))."""
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = get_array_module(x).maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d relu(x)/dx = 1 where x > 0, else 0."""
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+
+class GeluTanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        """gelu(x) ~= x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)."""
+        xp = get_array_module(x)
+        t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
+        ctx.save_for_backward(x, t)
+        return 0.5 * x * (1 + t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d/dx = (1 + t)/2 + x/2 (1 - t^2) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
+        x, t = ctx.saved_tensors
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+        return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+
+
+def erf(x):
+    """The error function, elementwise, on either backend."""
+    xp = get_array_module(x)
+    try:
+        if xp is numpy:
+            from scipy.special import erf as _erf  # noqa: PLC0415
+        else:
+            from cupyx.scipy.special import erf as _erf  # noqa: PLC0415
+        return _erf(x)
+    except ImportError:  # NumPy has no erf: fall back to math.erf, elementwise
+        return numpy.vectorize(math.erf, otypes=[x.dtype])(x)
+
+
+class GeluErf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        """gelu(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2."""
+        cdf = (0.5 * (1 + erf(x * (1 / math.sqrt(2))))).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, cdf)
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d(x Phi(x))/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)."""
+        x, cdf = ctx.saved_tensors
+        xp = get_array_module(x)
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return grad * (cdf + x * pdf)
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, low=None, high=None):
+        ctx.save_for_backward(x)
+        ctx.bounds = (low, high)
+        return get_array_module(x).clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d clip(x)/dx = 1 inside [low, high], 0 where the value was clipped."""
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = get_array_module(x).ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return grad * inside, None, None
