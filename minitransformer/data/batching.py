@@ -107,7 +107,7 @@ def _bucket(src_len: np.ndarray, tgt_len: np.ndarray, max_tokens: int | None,
     s_max = t_max = 0
     for i in order.tolist():
         s, t = max(s_max, src_len[i]), max(t_max, tgt_len[i])
-        too_many_tokens = max_tokens is not None and (len(cur) + 1) * (s + t) >= max_tokens
+        too_many_tokens = max_tokens is not None and (len(cur) + 1) * (s + t) > max_tokens
         too_many_sentences = max_sentences is not None and len(cur) + 1 > max_sentences
         if cur and (too_many_tokens or too_many_sentences):
             groups.append(cur)  # close the batch; i starts the next one

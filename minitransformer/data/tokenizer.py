@@ -113,6 +113,18 @@ class Tokenizer:
         return tok
 
     # ----------------------------------------------------------- persistence
+    @property
+    def model_bytes(self) -> bytes:
+        """The serialized model: ``Tokenizer(tok.model_bytes)`` is a copy of ``tok``."""
+        return self._bytes
+
+    def __getstate__(self) -> dict:
+        # The C++ processor cannot be pickled; its bytes can (checkpoints, workers).
+        return {"model_bytes": self._bytes}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["model_bytes"], source="<pickle>")
+
     def save(self, path: PathLike) -> None:
         """Write the ``.model`` bytes to ``path`` atomically.
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from minitransformer.data import BatchIterator, epoch_batches, make_batches
@@ -84,6 +84,10 @@ def test_oversized_pair_is_its_own_batch():
     max_sentences=st.one_of(st.none(), st.integers(1, 20)),
     seed=st.integers(0, 2**32),
 )
+# Budgets hit exactly (4 rows of cost 2+3 = 5), which random draws rarely produce.
+@example(lengths=[(2, 2)] * 4, max_tokens=10, max_sentences=None, seed=0)
+@example(lengths=[(2, 2)] * 4, max_tokens=14, max_sentences=None, seed=0)
+@example(lengths=[(2, 2)] * 5, max_tokens=15, max_sentences=2, seed=0)
 def test_property_budget_and_no_pair_lost(lengths, max_tokens, max_sentences, seed):
     if max_tokens is None and max_sentences is None:
         max_sentences = 7
@@ -91,6 +95,15 @@ def test_property_budget_and_no_pair_lost(lengths, max_tokens, max_sentences, se
     tgt = [[5 + (i % 50)] * t for i, (_, t) in enumerate(lengths)]
     batches = make_batches(src, tgt, max_tokens=max_tokens, max_sentences=max_sentences, seed=seed)
     check_batches(batches, src, tgt, max_tokens, max_sentences)
+    # Greedy cutting is tight: in length order, each batch is closed only
+    # because the next pair would have broken a limit.
+    plain = make_batches(src, tgt, max_tokens=max_tokens, max_sentences=max_sentences, shuffle=False)
+    for b, nxt in zip(plain, plain[1:]):
+        j = nxt.indices[0]
+        rows = len(b) + 1
+        cost = rows * (max(b.src.shape[1], len(src[j])) + max(b.tgt_in.shape[1], len(tgt[j]) + 1))
+        assert (max_tokens is not None and cost > max_tokens) or (
+            max_sentences is not None and rows > max_sentences)
 
 
 def test_realistic_dataset_invariants():

@@ -95,6 +95,13 @@ def test_save_load_round_trip(tok, tmp_path):
     assert Tokenizer.load(str(path)).encode(s[0]) == tok.encode(s[0])
 
 
+def test_pickle_and_bytes_round_trip(tok):
+    import pickle
+    s = "the big red dog"
+    assert pickle.loads(pickle.dumps(tok)).encode(s) == tok.encode(s)
+    assert Tokenizer(tok.model_bytes).encode(s) == tok.encode(s)
+
+
 def test_train_with_model_prefix_and_from_files(tmp_path):
     import gzip
     f = tmp_path / "c.txt.gz"

@@ -1,0 +1,36 @@
+"""Inverted dropout (Srivastava et al. 2014), as in the Transformer paper."""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from ..backend import get_array_module, get_rng
+
+
+class DropoutFunction(Function):
+    @staticmethod
+    def forward(ctx, x, p=0.5):
+        xp = get_array_module(x)
+        keep = get_rng(xp).random(x.shape, dtype=x.dtype) >= p
+        # scale the kept values by 1/(1-p) now, so evaluation needs no rescaling
+        scale = x.dtype.type(1.0 / (1.0 - p))
+        mask = keep * scale
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = x * m / (1-p) with a fixed random mask m: dy/dx = m / (1-p)."""
+        (mask,) = ctx.saved_tensors
+        return grad * mask
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p).
+
+    The identity when ``training`` is False or p == 0.  Draws come from the
+    engine's seeded generator (``mt.manual_seed``).
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0.0:
+        return x
+    return DropoutFunction.apply(x, p=p)

@@ -1,0 +1,48 @@
+"""Embedding lookup: row ``ids[...]`` of a (num_embeddings, dim) weight table."""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from ..backend import get_array_module
+from ..ops.indexing import scatter_add_rows
+
+
+class EmbeddingFunction(Function):
+    @staticmethod
+    def forward(ctx, weight, ids, padding_idx=None):
+        xp = get_array_module(weight)
+        if ids.dtype.kind not in "iu":
+            raise TypeError(
+                f"embedding: token ids must be integers, got dtype {ids.dtype} (shape {tuple(ids.shape)}); "
+                "convert them with .astype('int64')"
+            )
+        n = weight.shape[0]
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n):
+            bad = ids[(ids < 0) | (ids >= n)].ravel()
+            raise IndexError(
+                f"embedding: token id {int(bad[0])} is out of range for a table of {n} rows "
+                f"(valid ids are 0..{n - 1}; {bad.size} id(s) out of range in ids of shape {tuple(ids.shape)})"
+            )
+        ctx.save_for_backward(ids)
+        ctx.num_rows, ctx.padding_idx = n, padding_idx
+        return xp.take(weight, ids, axis=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """out[p] = W[ids[p]], so dL/dW[i] = sum of g[p] over the positions p with ids[p] = i
+        (a token used twice gets both gradients); the padding row gets none."""
+        (ids,) = ctx.saved_tensors
+        dim = grad.shape[-1]
+        gw = scatter_add_rows(ids.reshape(-1), grad.reshape(-1, dim), ctx.num_rows)
+        if ctx.padding_idx is not None:
+            gw[ctx.padding_idx] = 0
+        return gw, None
+
+
+def embedding(ids, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Look up rows of ``weight`` (V, D) for integer ``ids`` of any shape: result ids.shape + (D,).
+
+    Ids out of range, negative ones included, raise IndexError (NumPy would
+    silently wrap a negative id around to the end of the table).
+    """
+    ids = ids if isinstance(ids, Tensor) else Tensor(get_array_module(weight.data).asarray(ids))
+    return EmbeddingFunction.apply(weight, ids, padding_idx=padding_idx)

@@ -1,0 +1,122 @@
+"""Cross-entropy with label smoothing and ignored targets, fused with log-softmax.
+
+For logits x (rows of C classes) and target t, label smoothing eps replaces
+the one-hot target by q = (1 - eps) * onehot(t) + eps / C (as in the
+Transformer paper and PyTorch), and the loss of a row is
+
+    loss = -sum_c q_c log softmax(x)_c
+         = -(1 - eps) log p_t - (eps / C) sum_c log p_c.
+"""
+from __future__ import annotations
+
+from ..autograd import Function, Tensor
+from ..backend import get_array_module
+from .activation import log_softmax
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropyFunction(Function):
+    @staticmethod
+    def forward(ctx, logits, targets, ignore_index=None, label_smoothing=0.0, reduction="mean"):
+        xp = get_array_module(logits)
+        num_classes = logits.shape[-1]
+        x = logits.reshape(-1, num_classes)
+        t = targets.reshape(-1)
+        valid = t != ignore_index if ignore_index is not None else xp.ones(t.shape, dtype=bool)
+        t_safe = xp.where(valid, t, 0)
+        shifted = x - x.max(axis=1, keepdims=True)
+        log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_norm                       # (N, C)
+        rows = xp.arange(t.size)
+        nll = -log_p[rows, t_safe]
+        if label_smoothing:
+            smooth = -log_p.mean(axis=1)
+            loss = (1 - label_smoothing) * nll + label_smoothing * smooth
+        else:
+            loss = nll
+        loss = loss * valid
+        count = int(valid.sum())
+        ctx.save_for_backward(log_p, t_safe, valid)
+        ctx.eps, ctx.reduction, ctx.count = label_smoothing, reduction, count
+        ctx.logits_shape = logits.shape
+        if reduction == "none":
+            return loss.reshape(targets.shape)
+        total = loss.sum()
+        # mean over zero valid targets would be 0/0: return 0 with zero gradient
+        return total / max(count, 1) if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d loss/d x_c = softmax(x)_c - q_c per valid row (zero for ignored rows);
+        with reduction='mean' each row's gradient is divided by the number of valid rows."""
+        log_p, t, valid = ctx.saved_tensors
+        xp = get_array_module(log_p)
+        eps, num_classes = ctx.eps, log_p.shape[1]
+        g = xp.exp(log_p)
+        if eps:
+            g -= eps / num_classes
+        g[xp.arange(t.size), t] -= 1 - eps
+        if ctx.reduction == "none":
+            weight = grad.reshape(-1) * valid
+        else:
+            scale = grad / max(ctx.count, 1) if ctx.reduction == "mean" else grad
+            weight = valid * scale
+        g *= weight.astype(g.dtype, copy=False)[:, None]
+        return g.reshape(ctx.logits_shape), None
+
+
+def _check(logits, targets, label_smoothing, reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class ids, got dtype {targets.dtype}")
+    if tuple(logits.shape[:-1]) != tuple(targets.shape):
+        raise ValueError(
+            f"cross_entropy: logits of shape {tuple(logits.shape)} need targets of shape "
+            f"{tuple(logits.shape[:-1])}, got {tuple(targets.shape)}"
+        )
+
+
+def cross_entropy(logits: Tensor, targets, ignore_index: int | None = None,
+                  label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of ``logits`` (..., C) against integer ``targets`` (...).
+
+    ``reduction='mean'`` averages over the targets that are not
+    ``ignore_index``; ``'sum'`` adds them up (divide by your own token count,
+    e.g. across accumulated micro-batches); ``'none'`` returns one loss per
+    target (0 where ignored).
+    """
+    targets = targets if isinstance(targets, Tensor) else Tensor(get_array_module(logits.data).asarray(targets))
+    _check(logits, targets, label_smoothing, reduction)
+    num_classes = logits.shape[-1]
+    if targets.size:
+        t = targets.data
+        valid = t if ignore_index is None else t[t != ignore_index]
+        if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
+            raise IndexError(f"cross_entropy: target ids must be in 0..{num_classes - 1}")
+    return CrossEntropyFunction.apply(
+        logits, targets, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
+    )
+
+
+def cross_entropy_composed(logits: Tensor, targets, ignore_index: int | None = None,
+                           label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+    """The same loss from primitive ops: log-softmax, pick the target, mix in the mean."""
+    xp = get_array_module(logits.data)
+    targets = targets if isinstance(targets, Tensor) else Tensor(xp.asarray(targets))
+    _check(logits, targets, label_smoothing, reduction)
+    num_classes = logits.shape[-1]
+    log_p = log_softmax(logits.reshape(-1, num_classes), axis=-1)
+    t = targets.data.reshape(-1)
+    valid = (t != ignore_index) if ignore_index is not None else xp.ones(t.shape, dtype=bool)
+    t_safe = xp.where(valid, t, 0)
+    nll = -log_p[xp.arange(t.size), t_safe]
+    loss = (1 - label_smoothing) * nll - label_smoothing * log_p.mean(axis=1)
+    loss = loss * Tensor(valid.astype(logits.dtype))
+    if reduction == "none":
+        return loss.reshape(targets.shape)
+    total = loss.sum()
+    return total / max(int(valid.sum()), 1) if reduction == "mean" else total
