@@ -28,6 +28,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------ registration
@@ -36,20 +37,49 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            # re-assigning a buffer (e.g. self.pe = new_table) keeps it a buffer
+            if value is not None and not isinstance(value, Tensor):
+                value = Tensor(value)
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
+        self._non_persistent_buffers.discard(name)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
-    def register_buffer(self, name: str, value) -> None:
-        """A tensor that belongs to the state (saved, moved) but is not trained."""
+    def __delattr__(self, name):
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value, persistent: bool = True) -> None:
+        """A tensor that belongs to the module (moved by ``to``) but is not trained.
+
+        A persistent buffer is saved in ``state_dict``; a non-persistent one
+        (``persistent=False``, e.g. a table recomputed by ``__init__`` such as
+        the sinusoidal positional encoding) is not.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before register_buffer"
+            )
         if value is not None and not isinstance(value, Tensor):
             value = Tensor(value)
+        for table in (self._parameters, self._modules):
+            table.pop(name, None)
         object.__setattr__(self, name, value)
         self._buffers[name] = value
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -87,11 +117,34 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
-    def named_buffers(self):
-        for module_name, module in self.named_modules():
+    def named_buffers(self, prefix: str = ""):
+        """(name, buffer) pairs, each shared buffer once."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
             for name, b in module._buffers.items():
-                if b is not None:
-                    yield (f"{module_name}.{name}" if module_name else name), b
+                if b is None or id(b) in seen:
+                    continue
+                seen.add(id(b))
+                yield (f"{module_name}.{name}" if module_name else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every sub-module (children first), then on self.
+
+        The usual way to initialize weights::
+
+            def init(m):
+                if isinstance(m, Linear):
+                    nn.init.zeros_(m.bias)
+            model.apply(init)
+        """
+        for child in self._modules.values():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
@@ -119,10 +172,11 @@ class Module:
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Every parameter and buffer by dotted name (shared weights under each name)."""
+        """Every parameter and persistent buffer by dotted name (shared weights under each name)."""
         state = OrderedDict()
         for module_name, module in self.named_modules():
-            for name, t in list(module._parameters.items()) + list(module._buffers.items()):
+            buffers = [(n, b) for n, b in module._buffers.items() if n not in module._non_persistent_buffers]
+            for name, t in list(module._parameters.items()) + buffers:
                 if t is not None:
                     state[f"{module_name}.{name}" if module_name else name] = t
         return state
