@@ -81,6 +81,11 @@ class Context:
         for i, (parent, g) in enumerate(zip(self.inputs, grads)):
             if g is None or parent is None or not self.needs_input_grad[i]:
                 continue
+            if g.dtype != parent.data.dtype and g.dtype == grad.dtype and g.shape == parent.data.shape:
+                # forward promoted this input (float32 * float64 -> float64): its
+                # gradient goes back in the input's own dtype, as in PyTorch
+                g = g.astype(parent.data.dtype)
+                grads = grads[:i] + (g,) + grads[i + 1:]
             if g.shape != parent.data.shape or g.dtype != parent.data.dtype:
                 raise ValueError(
                     f"{self.name}.backward returned a gradient of shape {tuple(g.shape)} and dtype "

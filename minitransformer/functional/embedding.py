@@ -45,4 +45,8 @@ def embedding(ids, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     silently wrap a negative id around to the end of the table).
     """
     ids = ids if isinstance(ids, Tensor) else Tensor(get_array_module(weight.data).asarray(ids))
+    n = weight.shape[0]
+    # checked here, not in backward, where a bad index would fail late and obscurely
+    if padding_idx is not None and not -n <= padding_idx < n:
+        raise ValueError(f"embedding: padding_idx {padding_idx!r} is out of range for a table of {n} rows")
     return EmbeddingFunction.apply(weight, ids, padding_idx=padding_idx)

@@ -1,6 +1,27 @@
-"""Layers (modules) of the Transformer, with PyTorch's names."""
-from .containers import ModuleList, Sequential
-from .module import Module, StateDictError
-from .parameter import Parameter
+"""Layers (modules) of the Transformer, with PyTorch's names.
 
-__all__ = ["Module", "ModuleList", "Parameter", "Sequential", "StateDictError"]
+Bottom up: Linear, Embedding, LayerNorm, Dropout, PositionalEncoding ->
+MultiHeadAttention, FeedForward -> EncoderLayer, DecoderLayer -> Encoder,
+Decoder -> Transformer, TransformerLM, TransformerEncoderModel.
+``nn.init`` holds the weight initializers.
+"""
+from . import init
+from .attention import MultiHeadAttention, reorder_cache
+from .containers import ModuleList, Sequential
+from .dropout import Dropout
+from .embedding import Embedding, LearnedPositionalEmbedding, PositionalEncoding, sinusoidal_table
+from .feedforward import FeedForward
+from .language_model import TransformerEncoderModel, TransformerLM
+from .linear import Linear
+from .module import Module, StateDictError
+from .normalization import LayerNorm
+from .parameter import Parameter
+from .transformer import Transformer
+from .transformer_layers import Decoder, DecoderLayer, Encoder, EncoderLayer
+
+__all__ = [
+    "Decoder", "DecoderLayer", "Dropout", "Embedding", "Encoder", "EncoderLayer", "FeedForward",
+    "LayerNorm", "LearnedPositionalEmbedding", "Linear", "Module", "ModuleList", "MultiHeadAttention",
+    "Parameter", "PositionalEncoding", "Sequential", "StateDictError", "Transformer",
+    "TransformerEncoderModel", "TransformerLM", "init", "reorder_cache", "sinusoidal_table",
+]

@@ -92,7 +92,8 @@ class Pow(Function):
             ga = unbroadcast(grad * b * a ** (b - 1), a.shape)
         if ctx.needs_input_grad[1]:
             xp = get_array_module(a, b)
-            gb = unbroadcast(grad * out * xp.log(a), b.shape)
+            # asarray: log of a Python number would be a float64 scalar, upcasting float32
+            gb = unbroadcast(grad * out * xp.log(xp.asarray(a, dtype=out.dtype)), b.shape)
         return ga, gb
 
 

@@ -36,10 +36,11 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad
-        if a.ndim == 1:
-            g = g[..., None, :]
+        # b's axis first: for 1-D @ 1-D the gradient is 0-d and gets (1,) then (1, 1)
         if b.ndim == 1:
             g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = g @ b2.swapaxes(-1, -2)

@@ -5,10 +5,10 @@ r"""Explicit weight penalties, added to the loss so that autograd differentiates
 
 :math:`\tfrac{d}{dp}\,\lambda \sum p^2 = 2\lambda p`, so an L2 penalty in the loss
 gives the same update as an optimizer's ``weight_decay`` of :math:`2\lambda`
-for SGD.  For Adam the two differ from *decoupled* decay (see AdamW), and the
-penalty is the only way to regularise just a chosen subset of the weights.
-The L1 penalty's (sub)gradient :math:`\lambda\,\mathrm{sign}(p)` pushes small
-weights to exactly 0, which makes weights sparse.
+for SGD.  With Adam, a penalty in the loss is rescaled by the adaptive
+denominator, like Adam's own weight_decay; AdamW's decoupled decay is not.
+The L1 penalty's (sub)gradient :math:`\lambda\,\mathrm{sign}(p)` pulls every weight
+toward 0 by the same amount whatever its size, which favours sparse weights.
 """
 from __future__ import annotations
 

@@ -15,6 +15,12 @@ from hypothesis.extra import numpy as hnp
 import minitransformer as mt
 import minitransformer.functional as F
 
+
+def T(data, dtype=None, requires_grad=False):
+    """A tensor on the current backend (NumPy data is moved there; ``pytest --backend cupy``)."""
+    return mt.tensor(data, dtype=dtype, requires_grad=requires_grad, backend=mt.get_backend())
+
+
 TOL = dict(rtol=1e-9, atol=1e-10)
 
 
@@ -29,10 +35,10 @@ def run(fn, arrays, seed=0):
     ``arrays``: NumPy arrays (made float64 leaves that require grad) or None
     (passed through as None).  Returns (out, [grad or None per input]).
     """
-    leaves = [None if a is None else mt.tensor(a, dtype="float64", requires_grad=True) for a in arrays]
+    leaves = [None if a is None else T(a, dtype="float64", requires_grad=True) for a in arrays]
     out = fn(*leaves)
     direction = np.random.default_rng(seed).standard_normal(out.shape)
-    out.backward(mt.tensor(direction, dtype="float64"))
+    out.backward(T(direction, dtype="float64"))
     return out.numpy(), [None if t is None else t.grad.numpy() for t in leaves]
 
 
@@ -71,7 +77,7 @@ def test_log_softmax_fused_matches_composed(case):
 @given(array_and_axis())
 def test_softmax_rows_are_distributions_and_log_softmax_is_their_log(case):
     x, axis = case
-    t = mt.tensor(x, dtype="float64")
+    t = T(x, dtype="float64")
     p = F.softmax(t, axis=axis).numpy()
     assert (p >= 0).all()
     np.testing.assert_allclose(p.sum(axis=axis), 1.0, rtol=1e-12)
@@ -103,7 +109,7 @@ def test_layer_norm_fused_matches_composed(case):
 
 def test_layer_norm_output_has_zero_mean_unit_variance_over_normalized_axes():
     x = np.random.default_rng(1).normal(3.0, 5.0, (4, 3, 6))
-    y = F.layer_norm(mt.tensor(x, dtype="float64"), (3, 6), eps=0.0).numpy()
+    y = F.layer_norm(T(x, dtype="float64"), (3, 6), eps=0.0).numpy()
     np.testing.assert_allclose(y.mean(axis=(1, 2)), 0.0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=(1, 2)), 1.0, rtol=1e-12)
 
@@ -125,8 +131,8 @@ def test_linear_fused_matches_composed(case):
     assert_agree(F.linear, F.linear_composed, [x, w, b])
     # and both are x W^T + b
     expected = x @ w.T + (0.0 if b is None else b)
-    np.testing.assert_allclose(F.linear(mt.tensor(x, dtype="float64"), mt.tensor(w, dtype="float64"),
-                                        None if b is None else mt.tensor(b, dtype="float64")).numpy(),
+    np.testing.assert_allclose(F.linear(T(x, dtype="float64"), T(w, dtype="float64"),
+                                        None if b is None else T(b, dtype="float64")).numpy(),
                                expected, **TOL)
 
 
@@ -172,7 +178,7 @@ def test_cross_entropy_matches_the_formula(case):
     rows = np.where(valid, -(q * log_p).sum(axis=1), 0.0)
     expected = {"none": rows.reshape(targets.shape), "sum": rows.sum(),
                 "mean": rows.sum() / max(valid.sum(), 1)}[reduction]
-    got = F.cross_entropy(mt.tensor(logits, dtype="float64"), targets, ignore_index=ignore,
+    got = F.cross_entropy(T(logits, dtype="float64"), targets, ignore_index=ignore,
                           label_smoothing=eps, reduction=reduction)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-12)
 
@@ -181,7 +187,7 @@ def test_cross_entropy_matches_the_formula(case):
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("fn", [F.cross_entropy, F.cross_entropy_composed])
 def test_cross_entropy_with_every_row_ignored_is_zero_with_zero_gradient(fn, smoothing, reduction):
-    logits = mt.tensor(np.random.default_rng(0).standard_normal((2, 3, 4)), dtype="float64", requires_grad=True)
+    logits = T(np.random.default_rng(0).standard_normal((2, 3, 4)), dtype="float64", requires_grad=True)
     targets = np.full((2, 3), IGNORE)
     loss = fn(logits, targets, ignore_index=IGNORE, label_smoothing=smoothing, reduction=reduction)
     out = loss.numpy()
@@ -192,7 +198,9 @@ def test_cross_entropy_with_every_row_ignored_is_zero_with_zero_gradient(fn, smo
 
 
 # ------------------------------------------------------------ attention
-MASK_FORMS = ["none", "(Lk,)", "(Lq,Lk)", "(B,1,1,Lk)", "(B,1,Lq,Lk)", "(1,H,Lq,Lk)", "(B,H,Lq,Lk)", "causal", "padding"]
+# the mask shapes used in practice, all broadcastable to the scores (B, H, Lq, Lk)
+MASK_FORMS = ["none", "(Lk,)", "(Lq,Lk)", "(B,1,1,Lk)", "(B,1,Lq,Lk)", "(1,H,Lq,Lk)", "(B,H,Lq,Lk)",
+              "causal", "padding"]
 
 
 @st.composite
@@ -237,7 +245,7 @@ def test_attention_matches_reference_and_zeroes_fully_masked_rows(case):
     e = np.where(allowed, np.exp(scores - scores.max(axis=-1, keepdims=True)), 0.0)
     total = e.sum(axis=-1, keepdims=True)
     weights = np.where(total > 0, e / np.where(total > 0, total, 1.0), 0.0)
-    out, w = F.scaled_dot_product_attention(*(mt.tensor(a, dtype="float64") for a in (q, k, v)),
+    out, w = F.scaled_dot_product_attention(*(T(a, dtype="float64") for a in (q, k, v)),
                                             mask=mask, return_weights=True)
     np.testing.assert_allclose(w.numpy(), weights, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(out.numpy(), weights @ v, rtol=1e-10, atol=1e-12)

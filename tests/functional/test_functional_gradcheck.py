@@ -17,6 +17,12 @@ from hypothesis.extra import numpy as hnp
 import minitransformer as mt
 import minitransformer.functional as F
 
+
+def T(data, dtype=None, requires_grad=False):
+    """A tensor on the current backend (NumPy data is moved there; ``pytest --backend cupy``)."""
+    return mt.tensor(data, dtype=dtype, requires_grad=requires_grad, backend=mt.get_backend())
+
+
 small_shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 seeds = st.integers(0, 2**32 - 1)
 
@@ -24,7 +30,7 @@ seeds = st.integers(0, 2**32 - 1)
 def leaf(shape, seed, scale=1.0, offset=0.0):
     """A float64 leaf of standard-normal values (times scale, plus offset)."""
     data = np.random.default_rng(seed).standard_normal(shape) * scale + offset
-    return mt.tensor(data, dtype="float64", requires_grad=True)
+    return T(data, dtype="float64", requires_grad=True)
 
 
 @given(small_shapes, st.data(), seeds)
@@ -99,7 +105,7 @@ def test_gradcheck_embedding_weight_with_repeated_ids():
 def test_embedding_repeated_ids_accumulate_their_gradients():
     w = leaf((4, 2), 0)
     g = np.arange(10.0).reshape(5, 2)
-    F.embedding(np.array([2, 2, 0, 2, 3]), w).backward(mt.tensor(g, dtype="float64"))
+    F.embedding(np.array([2, 2, 0, 2, 3]), w).backward(T(g, dtype="float64"))
     expected = np.zeros((4, 2))
     expected[2] = g[0] + g[1] + g[3]
     expected[0] = g[2]
@@ -114,11 +120,11 @@ def test_embedding_gradient_matches_numeric_except_padding_row_which_is_zero(row
     ids = data.draw(hnp.arrays(np.int64, id_shape, elements=st.integers(0, rows - 1)))
     w = leaf((rows, dim), seed)
     v = np.random.default_rng(seed + 1).standard_normal(id_shape + (dim,))
-    F.embedding(ids, w, padding_idx=pad).backward(mt.tensor(v, dtype="float64"))
+    F.embedding(ids, w, padding_idx=pad).backward(T(v, dtype="float64"))
     analytic = w.grad.numpy()
 
     def loss(weights):
-        return float((F.embedding(ids, mt.tensor(weights, dtype="float64"), padding_idx=pad).numpy() * v).sum())
+        return float((F.embedding(ids, T(weights, dtype="float64"), padding_idx=pad).numpy() * v).sum())
 
     numeric = np.zeros_like(analytic)
     base, eps = w.numpy(), 1e-6
@@ -141,6 +147,18 @@ def test_embedding_out_of_range_id_raises_index_error_naming_id_and_table_size(b
         F.embedding(np.array([[0, 1], [bad, 2]]), w)
 
 
+@pytest.mark.parametrize("pad", [5, -6])
+def test_embedding_padding_idx_out_of_range_raises_at_the_call(pad):
+    with pytest.raises(ValueError, match=rf"embedding: padding_idx {pad} is out of range for a table of 5 rows"):
+        F.embedding(np.array([0, 1]), leaf((5, 2), 0), padding_idx=pad)
+
+
+def test_embedding_negative_padding_idx_counts_from_the_end():
+    w = leaf((5, 2), 0)
+    F.embedding(np.array([4, 1, 4]), w, padding_idx=-1).backward(np.ones((3, 2)))
+    np.testing.assert_array_equal(w.grad.numpy(), [[0, 0], [1, 1], [0, 0], [0, 0], [0, 0]])
+
+
 @pytest.mark.parametrize("ids", [np.array([0.0, 1.0]), [1.5], np.array([True, False])])
 def test_embedding_non_integer_ids_raise_type_error(ids):
     with pytest.raises(TypeError, match="embedding: token ids must be integers"):
@@ -150,6 +168,6 @@ def test_embedding_non_integer_ids_raise_type_error(ids):
 def test_embedding_forward_picks_rows_and_keeps_id_shape():
     w = leaf((6, 3), 0)
     ids = np.array([[[5, 0]], [[2, 2]]])
-    out = F.embedding(mt.tensor(ids), w)
+    out = F.embedding(T(ids), w)
     assert out.shape == (2, 1, 2, 3) and out.dtype == np.float64
     np.testing.assert_array_equal(out.numpy(), w.numpy()[ids])

@@ -1,0 +1,222 @@
+"""The encoder-decoder Transformer of "Attention Is All You Need" (Vaswani et al. 2017).
+
+    src ids (B, S) -> embed * sqrt(d) + PE -> Encoder -> memory (B, S, d)
+    tgt ids (B, T) -> embed * sqrt(d) + PE -> Decoder(memory) -> linear -> logits (B, T, V)
+
+Masks are built here from the ids: the source padding mask (B, 1, 1, S)
+hides padded source tokens from every attention over the memory; the target
+mask (B, 1, T, T) = causal (T, T) & target padding (B, 1, 1, T) also stops
+position t from looking at later positions (which it must predict).
+
+Initialization: every parameter with more than one dimension (projections,
+feed-forward weights, the embedding tables and the output projection) is
+re-drawn from Xavier uniform, as in the Annotated Transformer's
+``make_model`` (PyTorch's nn.Transformer does the same, but only inside its
+encoder and decoder); biases keep their layer defaults, LayerNorms start at
+(1, 0), and the embedding's padding row is zeroed again.
+"""
+from __future__ import annotations
+
+from .. import functional as F
+from ..autograd import Tensor
+from ..backend import get_array_module
+from . import init
+from .attention import reorder_cache
+from .embedding import Embedding, PositionalEncoding
+from .linear import Linear, _check_positive_int
+from .module import Module
+from .transformer_layers import Decoder, Encoder
+
+
+def token_ids(model: str, name: str, ids, xp):
+    """``ids`` as a backend integer array of shape (B, L) with B, L > 0, or a clear error."""
+    data = ids.data if isinstance(ids, Tensor) else ids
+    if get_array_module(data) is not xp or not hasattr(data, "dtype"):
+        data = xp.asarray(data)
+    if data.dtype.kind not in "iu":
+        raise TypeError(
+            f"{model}: {name} must hold integer token ids, got dtype {data.dtype} (shape {tuple(data.shape)}); "
+            "convert them with .astype('int64')"
+        )
+    if data.ndim != 2 or 0 in data.shape:
+        raise ValueError(f"{model}: {name} must have shape (batch, length) with batch, length > 0, got {tuple(data.shape)}")
+    return data
+
+
+def check_dropout(model: str, p) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"{model}: dropout must be a probability in [0, 1), got {p!r}")
+
+
+def shifted_causal_mask(length: int, offset: int, xp) -> Tensor:
+    """(L, offset + L) bool: new position i (absolute offset + i) may see keys j <= offset + i."""
+    return Tensor(xp.tril(xp.ones((length, offset + length), dtype=bool), k=offset))
+
+
+def xavier_init_(model: Module) -> None:
+    """Xavier-uniform every >1-D parameter, then zero the embeddings' padding rows."""
+    for p in model.parameters():
+        if p.ndim > 1:
+            init.xavier_uniform_(p)
+    for m in model.modules():
+        if isinstance(m, Embedding):
+            m.zero_padding_row()
+
+
+class ConfigMixin:
+    """``model.config`` / ``get_config()``: the constructor's keyword arguments (saved in
+    checkpoints); ``Model.from_config(config)`` builds the same architecture again."""
+
+    config: dict
+
+    def get_config(self) -> dict:
+        return dict(self.config)
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+
+class Transformer(ConfigMixin, Module):
+    """Encoder-decoder Transformer; ``forward(src_ids (B, S), tgt_ids (B, T)) -> logits (B, T, tgt_vocab)``.
+
+    ``share_embeddings`` uses one table for source and target (equal vocab
+    sizes required); ``tie_output`` computes logits = h E^T with the target
+    table E (``F.linear(h, E)``, so both uses add their gradients into the
+    one Parameter) instead of a separate ``output_proj``.  ``pad_id`` (or
+    None) is the padding token: masked in attention, zero embedding row.
+
+    For generation: ``memory = encode(src_ids)``, then either ``decode(tgt_ids,
+    memory, src_ids)`` on the whole prefix, or, O(length) in all,
+    ``cache = init_cache()`` and ``decode_step(new_ids, memory, cache, src_ids)``
+    for each step (``reorder_cache(cache, indices)`` for beam search).
+    """
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 512, num_heads: int = 8,
+                 num_encoder_layers: int = 6, num_decoder_layers: int = 6, d_ff: int = 2048,
+                 dropout: float = 0.1, max_len: int = 5000, norm_first: bool = False,
+                 share_embeddings: bool = False, tie_output: bool = False, pad_id: int | None = 0,
+                 activation="relu"):
+        super().__init__()
+        self.config = dict(
+            src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, d_model=d_model,
+            num_heads=num_heads, num_encoder_layers=num_encoder_layers, num_decoder_layers=num_decoder_layers,
+            d_ff=d_ff, dropout=dropout, max_len=max_len, norm_first=norm_first,
+            share_embeddings=share_embeddings, tie_output=tie_output, pad_id=pad_id, activation=activation,
+        )
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_encoder_layers",
+                     "num_decoder_layers", "d_ff", "max_len"):
+            _check_positive_int("Transformer", name, self.config[name])
+        check_dropout("Transformer", dropout)
+        if share_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError(
+                f"Transformer: share_embeddings needs equal vocabularies, got src_vocab_size={src_vocab_size} "
+                f"and tgt_vocab_size={tgt_vocab_size} (use a joint tokenizer)"
+            )
+        if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)
+                                   or not 0 <= pad_id < min(src_vocab_size, tgt_vocab_size)):
+            raise ValueError(f"Transformer: pad_id must be None or an id in both vocabularies, got {pad_id!r}")
+        self.d_model, self.pad_id = d_model, pad_id
+        self.src_embed = Embedding(src_vocab_size, d_model, padding_idx=pad_id, scale=True)
+        self.tgt_embed = self.src_embed if share_embeddings else Embedding(
+            tgt_vocab_size, d_model, padding_idx=pad_id, scale=True)
+        self.pos_encoding = PositionalEncoding(d_model, dropout, max_len)
+        self.encoder = Encoder(d_model, num_heads, d_ff, num_encoder_layers, dropout, activation, norm_first)
+        self.decoder = Decoder(d_model, num_heads, d_ff, num_decoder_layers, dropout, activation, norm_first)
+        self.output_proj = None if tie_output else Linear(d_model, tgt_vocab_size)
+        xavier_init_(self)
+
+    # ------------------------------------------------------------ masks
+    def _xp(self):
+        return get_array_module(self.src_embed.weight.data)
+
+    def make_src_mask(self, src_ids):
+        """(B, 1, 1, S) bool, True at real source tokens; None when pad_id is None."""
+        src = token_ids("Transformer", "src_ids", src_ids, self._xp())
+        return None if self.pad_id is None else F.padding_mask(src, self.pad_id)
+
+    def make_tgt_mask(self, tgt_ids) -> Tensor:
+        """(B, 1, T, T) bool: causal & target padding (just causal (T, T) when pad_id is None)."""
+        xp = self._xp()
+        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, xp)
+        causal = xp.tril(xp.ones((tgt.shape[1], tgt.shape[1]), dtype=bool))
+        if self.pad_id is None:
+            return Tensor(causal)
+        return Tensor(causal & (tgt != self.pad_id)[:, None, None, :])
+
+    # ------------------------------------------------------------ the two halves
+    def encode(self, src_ids, src_mask=None) -> Tensor:
+        """memory (B, S, d_model) of the source ids (B, S)."""
+        src = token_ids("Transformer", "src_ids", src_ids, self._xp())
+        if src_mask is None:
+            src_mask = self.make_src_mask(src)
+        return self.encoder(self.pos_encoding(self.src_embed(src)), src_mask)
+
+    def _memory_mask(self, memory, src_ids, src_mask):
+        if not isinstance(memory, Tensor) or memory.ndim != 3 or memory.shape[-1] != self.d_model:
+            raise ValueError(f"Transformer: memory must be a (B, S, {self.d_model}) Tensor, got {getattr(memory, 'shape', memory)}")
+        if src_mask is None and src_ids is not None:
+            src_mask = self.make_src_mask(src_ids)
+        return src_mask
+
+    def generator(self, h: Tensor) -> Tensor:
+        """Decoder states (..., d_model) -> logits (..., tgt_vocab_size)."""
+        if self.output_proj is None:
+            return F.linear(h, self.tgt_embed.weight)  # tied: logits = h E^T
+        return self.output_proj(h)
+
+    def decode(self, tgt_ids, memory: Tensor, src_ids=None, src_mask=None) -> Tensor:
+        """Logits (B, T, V) for every target position, attending to ``memory``."""
+        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, self._xp())
+        src_mask = self._memory_mask(memory, src_ids, src_mask)
+        if memory.shape[0] != tgt.shape[0]:
+            raise ValueError(f"Transformer: memory {memory.shape} and tgt_ids {tuple(tgt.shape)} differ in batch size")
+        h = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, self.make_tgt_mask(tgt), src_mask)
+        return self.generator(h)
+
+    def forward(self, src_ids, tgt_ids) -> Tensor:
+        xp = self._xp()
+        src = token_ids("Transformer", "src_ids", src_ids, xp)
+        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, xp)
+        if src.shape[0] != tgt.shape[0]:
+            raise ValueError(
+                f"Transformer: src_ids {tuple(src.shape)} and tgt_ids {tuple(tgt.shape)} differ in batch size"
+            )
+        src_mask = self.make_src_mask(src)
+        return self.decode(tgt, self.encode(src, src_mask), src_mask=src_mask)
+
+    # ------------------------------------------------------------ incremental decoding
+    def init_cache(self) -> dict:
+        """An empty decoding cache: the next position and one dict per decoder layer."""
+        return {"offset": 0, "layers": [{} for _ in self.decoder.layers]}
+
+    def decode_step(self, tgt_ids, memory: Tensor, cache: dict, src_ids=None, src_mask=None) -> Tensor:
+        """Logits (B, T_new, V) of the new target tokens ``tgt_ids`` (B, T_new), usually T_new = 1.
+
+        Positions start at ``cache["offset"]``; the keys and values of earlier
+        steps come from the cache, which this call extends in place.  The new
+        tokens are taken to be real tokens (no target padding mask): a
+        finished beam fed padding only changes its own, ignored, outputs.
+        Equals ``decode`` on the whole prefix, at O(1) projections per step.
+        """
+        if not isinstance(cache, dict) or "layers" not in cache:
+            raise TypeError("Transformer.decode_step: cache must come from model.init_cache()")
+        xp = self._xp()
+        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, xp)
+        src_mask = self._memory_mask(memory, src_ids, src_mask)
+        offset, length = cache["offset"], tgt.shape[1]
+        x = self.pos_encoding(self.tgt_embed(tgt), offset=offset)
+        mask = None if length == 1 else shifted_causal_mask(length, offset, xp)
+        h = self.decoder(x, memory, mask, src_mask, cache=cache["layers"])
+        cache["offset"] = offset + length
+        return self.generator(h)
+
+    @staticmethod
+    def reorder_cache(cache: dict, indices) -> dict:
+        """Keep batch rows ``indices`` of every cached key/value (beam search), in place."""
+        return reorder_cache(cache, indices)
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"d_model={c['d_model']}, num_heads={c['num_heads']}, layers={c['num_encoder_layers']}+"
+                f"{c['num_decoder_layers']}, norm_first={c['norm_first']}")

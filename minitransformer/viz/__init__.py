@@ -1,0 +1,34 @@
+"""Plots (matplotlib, "Agg" backend: no screen needed).
+
+The names are loaded lazily: ``import minitransformer.viz`` costs nothing, and
+matplotlib is imported only when a plot is actually drawn.
+
+    schedules.py   plot_lr_schedule, lr_schedule_values   a scheduler's lr curve
+    training.py    plot_run, plot_curves, plot_attention  a training run's plots
+"""
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "plot_lr_schedule": "schedules",
+    "lr_schedule_values": "schedules",
+    "plot_run": "training",
+    "plot_curves": "training",
+    "plot_attention": "training",
+    "read_metrics": "training",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value          # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

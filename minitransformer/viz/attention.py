@@ -1,0 +1,65 @@
+"""Attention heatmaps of a trained model for one sentence.
+
+Every ``MultiHeadAttention`` can keep the weights of its last call
+(``keep_weights = True``); we switch that on, translate the sentence
+greedily, run the model once more on (source, translation), and draw the
+encoder self-attention and decoder cross-attention of each layer, one panel
+per head.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy
+
+from ..autograd import Tensor, no_grad
+from ..decoding import greedy_decode, pad_batch
+from ..nn.attention import MultiHeadAttention
+from .training import plot_attention
+
+
+@contextlib.contextmanager
+def keep_attention_weights(model):
+    """Inside the block every attention module of ``model`` stores ``last_weights``."""
+    modules = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    for m in modules:
+        m.keep_weights = True
+    try:
+        yield modules
+    finally:
+        for m in modules:
+            m.keep_weights = False
+            m.last_weights = None
+
+
+@no_grad()
+def attention_maps(model, tokenizers, sentence: str, run_dir: str, layer: int = -1) -> list:
+    """Write attention_encoder.png and attention_cross.png for ``sentence``; return the paths."""
+    src_tok, tgt_tok = tokenizers
+    was_training = model.training
+    model.eval()
+    xp = numpy if model.src_embed.weight.backend == "numpy" else __import__("cupy")
+    src_ids = src_tok.encode(sentence, add_eos=True)
+    src = pad_batch([src_ids], xp=xp)
+    hyp = greedy_decode(model, src, max_len=64)[0]
+    tgt_in = xp.asarray(numpy.array([[2] + hyp], dtype=numpy.int64))
+    with keep_attention_weights(model):
+        model(Tensor(src), Tensor(tgt_in))
+        encoder_attn = model.encoder.layers[layer].self_attn.last_weights
+        cross_attn = model.decoder.layers[layer].multihead_attn.last_weights
+    model.train(was_training)
+    src_labels = [src_tok.id_to_piece(i) for i in src_ids]
+    tgt_labels = ["<s>"] + [tgt_tok.id_to_piece(i) for i in hyp]
+    written = [
+        plot_attention(_host(encoder_attn)[0], src_labels, src_labels,
+                       os.path.join(run_dir, "attention_encoder.png"), "encoder self-attention (last layer)"),
+        plot_attention(_host(cross_attn)[0], src_labels, tgt_labels,
+                       os.path.join(run_dir, "attention_cross.png"), "decoder cross-attention (last layer)"),
+    ]
+    return written
+
+
+def _host(t):
+    data = t.data if isinstance(t, Tensor) else t
+    return data.get() if hasattr(data, "get") else numpy.asarray(data)
