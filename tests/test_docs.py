@@ -2,8 +2,9 @@
 
 Two guards against docs that rot while the code moves on:
 
-* ``mkdocs build --strict`` must succeed: a broken link, a page missing from
-  the nav, or an API page whose module no longer imports fails the build;
+* ``mkdocs build --strict`` must succeed: a broken link or anchor, a page
+  missing from the nav, or an API page naming a module or object that no
+  longer exists fails the build;
 * every Python block of the prose pages that teach the API
   (``docs/getting-started.md`` and ``docs/concepts/*.md``) is executed.
 
@@ -31,8 +32,10 @@ DOCS = ROOT / "docs"
 
 # ```python ... ``` at the start of a line; the closing fence matches the
 # opening one's indentation and length (``` or more).
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})python[ \t]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
-                    re.MULTILINE | re.DOTALL)
+_FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,})python[ \t]*\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
@@ -40,7 +43,8 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
     blocks = []
     for m in _FENCE.finditer(text):
         indent = len(m.group("indent"))
-        lines = [line[indent:] if line[:indent].strip() == "" else line for line in m.group("body").splitlines()]
+        lines = [line[indent:] if not line[:indent].strip() else line
+                 for line in m.group("body").splitlines()]
         blocks.append((text.count("\n", 0, m.start()) + 2, "\n".join(lines) + "\n"))
     return blocks
 
@@ -115,7 +119,7 @@ def test_mkdocs_build_strict(tmp_path):
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{log[-6000:]}"
-    warnings = [line for line in log.splitlines() if line.lstrip().startswith("WARNING")]
-    assert not warnings, "mkdocs build logged warnings:\n" + "\n".join(warnings)
+    warned = [line for line in log.splitlines() if line.lstrip().startswith("WARNING")]
+    assert not warned, "mkdocs build logged warnings:\n" + "\n".join(warned)
     assert (site / "index.html").exists()
     assert (site / "api" / "nn" / "index.html").exists()

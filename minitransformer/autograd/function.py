@@ -73,6 +73,8 @@ class Context:
             grads = self.fn.backward(self, grad)
         if not isinstance(grads, tuple):
             grads = (grads,)
+        # arithmetic on 0-d arrays gives NumPy scalars: keep gradients arrays
+        grads = tuple(numpy.asarray(g) if isinstance(g, numpy.generic) else g for g in grads)
         if len(grads) != len(self.inputs):
             raise TypeError(
                 f"{self.name}.backward returned {len(grads)} gradient(s) but forward "

@@ -206,6 +206,8 @@ class Tensor:
         return grad
 
     def _accumulate_grad(self, grad) -> None:
+        if isinstance(grad, numpy.generic):  # 0-d arithmetic gives NumPy scalars
+            grad = numpy.asarray(grad)
         if self.grad is None:
             # copy: an op may hand one array to several inputs, and optimizers
             # change .grad in place

@@ -28,12 +28,14 @@ from .. import __version__
 from ..autograd import AnomalyError, GraphError
 from ..backend import BackendError
 from ..gradcheck import GradcheckError
+from ..nn.module import StateDictError
 
 # subcommand modules of minitransformer.cli, in the order --help lists them
 COMMANDS = ("train", "translate", "evaluate", "plot", "gradcheck")
 
 # errors a user can cause (bad values, missing files, no GPU): one line, exit 2
-USER_ERRORS = (ValueError, OSError, BackendError, GraphError, AnomalyError, GradcheckError)
+USER_ERRORS = (ValueError, OSError, BackendError, GraphError, AnomalyError, GradcheckError,
+               StateDictError, FloatingPointError)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -25,44 +25,50 @@ class CrossEntropyFunction(Function):
         t = targets.reshape(-1)
         valid = t != ignore_index if ignore_index is not None else xp.ones(t.shape, dtype=bool)
         t_safe = xp.where(valid, t, 0)
-        shifted = x - x.max(axis=1, keepdims=True)
-        log_norm = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        log_p = shifted - log_norm                       # (N, C)
         rows = xp.arange(t.size)
-        nll = -log_p[rows, t_safe]
+        # log p_c = (x_c - max) - log sum_j exp(x_j - max); the logits are large
+        # (tokens x vocabulary), so work in one buffer: shifted -> exp -> softmax
+        buf = x - x.max(axis=1, keepdims=True)
+        picked = buf[rows, t_safe]                       # x_t - max
+        mean_shifted = buf.mean(axis=1) if label_smoothing else None
+        xp.exp(buf, out=buf)
+        total = buf.sum(axis=1, keepdims=True)
+        log_norm = xp.log(total[:, 0])
+        buf /= total                                     # buf is now softmax(x)
+        nll = log_norm - picked                          # -log p_t
         if label_smoothing:
-            smooth = -log_p.mean(axis=1)
+            smooth = log_norm - mean_shifted             # -mean_c log p_c
             loss = (1 - label_smoothing) * nll + label_smoothing * smooth
         else:
             loss = nll
         loss = loss * valid
         count = int(valid.sum())
-        ctx.save_for_backward(log_p, t_safe, valid)
+        ctx.save_for_backward(buf, t_safe, valid)
         ctx.eps, ctx.reduction, ctx.count = label_smoothing, reduction, count
         ctx.logits_shape = logits.shape
         if reduction == "none":
             return loss.reshape(targets.shape)
-        total = loss.sum()
+        total_loss = loss.sum()
         # mean over zero valid targets would be 0/0: return 0 with zero gradient
-        return total / max(count, 1) if reduction == "mean" else total
+        return total_loss / max(count, 1) if reduction == "mean" else total_loss
 
     @staticmethod
     def backward(ctx, grad):
         """d loss/d x_c = softmax(x)_c - q_c per valid row (zero for ignored rows);
         with reduction='mean' each row's gradient is divided by the number of valid rows."""
-        log_p, t, valid = ctx.saved_tensors
-        xp = get_array_module(log_p)
-        eps, num_classes = ctx.eps, log_p.shape[1]
-        g = xp.exp(log_p)
-        if eps:
-            g -= eps / num_classes
-        g[xp.arange(t.size), t] -= 1 - eps
+        probs, t, valid = ctx.saved_tensors
+        xp = get_array_module(probs)
+        eps, num_classes = ctx.eps, probs.shape[1]
         if ctx.reduction == "none":
             weight = grad.reshape(-1) * valid
         else:
             scale = grad / max(ctx.count, 1) if ctx.reduction == "mean" else grad
             weight = valid * scale
-        g *= weight.astype(g.dtype, copy=False)[:, None]
+        weight = weight.astype(probs.dtype, copy=False)
+        g = probs * weight[:, None]                      # w * (p - q), q = (1-eps) onehot + eps/C
+        if eps:
+            g -= (weight * (eps / num_classes))[:, None]
+        g[xp.arange(t.size), t] -= (1 - eps) * weight
         return g.reshape(ctx.logits_shape), None
 
 

@@ -67,7 +67,7 @@ class TrainConfig:
     beam: int = 1
     decode_max_len: int = 64
     # --- run
-    backend: str = "numpy"
+    backend: str | None = None           # None: the current backend (MINITRANSFORMER_BACKEND)
     seed: int = 0
     out: str = "runs/latest"
     resume: bool = False
@@ -144,7 +144,7 @@ class TrainConfig:
         need(self.early_stop_metric in ("valid_loss", "bleu"), "--early-stop-metric must be valid_loss or bleu")
         need(self.beam >= 1, f"--beam must be >= 1, got {self.beam}")
         need(self.vocab_size >= 8, f"--vocab-size must be >= 8, got {self.vocab_size}")
-        need(self.backend in ("numpy", "cupy"), f"--backend must be numpy or cupy, got {self.backend!r}")
+        need(self.backend in (None, "numpy", "cupy"), f"--backend must be numpy or cupy, got {self.backend!r}")
         need(self.on_nonfinite in ("stop", "skip"), "--on-nonfinite must be stop or skip")
         need(any(x is not None for x in (self.epochs, self.max_steps, self.time_budget)),
              "give at least one of --epochs, --max-steps, --time-budget")

@@ -30,7 +30,9 @@ def build_scheduler(config, optimizer, total_steps: int):
     if name == "noam":
         return lr_scheduler.NoamLR.from_peak(optimizer, peak_lr=config.lr, warmup=warmup)
     if name == "inverse-sqrt":
-        return lr_scheduler.InverseSqrt(optimizer, warmup=max(warmup, 1))
+        w = max(warmup, 1)
+        # start warmup at lr/w rather than 0, so the first update is not wasted
+        return lr_scheduler.InverseSqrt(optimizer, warmup=w, warmup_init_lr=config.lr / w)
     if name == "cosine":
         return lr_scheduler.WarmupCosine(optimizer, warmup=warmup, total_steps=max(total_steps, warmup + 1))
     if name == "linear":

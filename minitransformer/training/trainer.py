@@ -36,6 +36,8 @@ LAST, BEST = "last.ckpt", "best.ckpt"
 class Trainer:
     def __init__(self, config: TrainConfig, log=print):
         self.config = config.validate()
+        if self.config.backend is None:  # follow mt.use_backend / MINITRANSFORMER_BACKEND
+            self.config.backend = _backend.get_backend()
         self.log = log
         self.run_dir = config.out
 
