@@ -45,7 +45,7 @@ DOMAINS = {
 }
 
 # Modules that register further specs when imported (the CLI and tests load them).
-EXTENSION_MODULES = ("minitransformer.functional",)
+EXTENSION_MODULES = ("minitransformer.functional", "minitransformer.exercises.attention")
 
 
 def kink_grid(size: int) -> np.ndarray:

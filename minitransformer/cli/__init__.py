@@ -31,7 +31,7 @@ from ..gradcheck import GradcheckError
 from ..nn.module import StateDictError
 
 # subcommand modules of minitransformer.cli, in the order --help lists them
-COMMANDS = ("train", "translate", "evaluate", "plot", "gradcheck")
+COMMANDS = ("train", "translate", "evaluate", "plot", "gradcheck", "exercises")
 
 # errors a user can cause (bad values, missing files, no GPU): one line, exit 2
 USER_ERRORS = (ValueError, OSError, BackendError, GraphError, AnomalyError, GradcheckError,

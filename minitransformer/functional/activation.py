@@ -26,8 +26,10 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad):
         """dy_i/dx_j = y_i (delta_ij - y_j), so dL/dx = y * (g - sum_j g_j y_j)."""
+        # BEGIN SOLUTION
         (y,) = ctx.saved_tensors
         return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
+        # END SOLUTION
 
 
 class LogSoftmax(Function):
@@ -44,9 +46,11 @@ class LogSoftmax(Function):
     def backward(ctx, grad):
         """y_i = x_i - logsumexp(x): dy_i/dx_j = delta_ij - softmax(x)_j,
         so dL/dx = g - softmax(x) * sum_i g_i, with softmax(x) = exp(y)."""
+        # BEGIN SOLUTION
         (y,) = ctx.saved_tensors
         xp = get_array_module(y)
         return grad - xp.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
+        # END SOLUTION
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:

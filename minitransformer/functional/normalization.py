@@ -39,6 +39,7 @@ class LayerNormFunction(Function):
         (the two mean terms are the paths through mu and through var);
         dL/dweight = sum over rows of g * x_hat, dL/dbias = sum over rows of g.
         """
+        # BEGIN SOLUTION
         x_hat, rstd, weight = ctx.saved_tensors
         axes = ctx.axes
         g_hat = grad if weight is None else grad * weight
@@ -51,6 +52,7 @@ class LayerNormFunction(Function):
         gw = (grad * x_hat).sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
         gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
+        # END SOLUTION
 
 
 def _n_axes(x, normalized_shape) -> int:

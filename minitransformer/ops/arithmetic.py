@@ -55,10 +55,12 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, grad):
         """d(a*b)/da = b and d(a*b)/db = a; each summed over its broadcast axes."""
+        # BEGIN SOLUTION
         a, b = ctx.saved_tensors
         ga = unbroadcast(grad * b, a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(grad * a, b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
+        # END SOLUTION
 
 
 class Div(Function):
@@ -70,10 +72,12 @@ class Div(Function):
     @staticmethod
     def backward(ctx, grad):
         """d(a/b)/da = 1/b and d(a/b)/db = -a/b^2."""
+        # BEGIN SOLUTION
         a, b = ctx.saved_tensors
         ga = unbroadcast(grad / b, a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(-grad * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
+        # END SOLUTION
 
 
 class Pow(Function):

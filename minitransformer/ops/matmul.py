@@ -32,6 +32,7 @@ class MatMul(Function):
         1-D inputs are treated as a row (A) or a column (B) and the added axis
         removed again; batch axes that broadcasting added are summed out.
         """
+        # BEGIN SOLUTION
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
@@ -54,3 +55,4 @@ class MatMul(Function):
                 gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape)
             gb = gb.reshape(b.shape)
         return ga, gb
+        # END SOLUTION

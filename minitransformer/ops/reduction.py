@@ -34,7 +34,9 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         """d sum(x)/dx_i = 1: every input element gets the gradient of its sum."""
+        # BEGIN SOLUTION
         return _expand(grad, ctx.x_shape, ctx.axes)
+        # END SOLUTION
 
 
 class Mean(Function):
@@ -47,8 +49,10 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         """d mean(x)/dx_i = 1/N, N the number of elements averaged."""
+        # BEGIN SOLUTION
         n = _count(ctx.x_shape, ctx.axes)
         return _expand(grad / n, ctx.x_shape, ctx.axes)
+        # END SOLUTION
 
 
 class Var(Function):

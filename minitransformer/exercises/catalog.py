@@ -1,0 +1,241 @@
+"""The exercises: which backward passes students write, with a hint and a check each.
+
+An :class:`Exercise` names the Function classes involved (their reference
+implementation, whose ``backward`` carries the solution markers), a one- or
+two-sentence hint, and its :class:`Check` s.  A check says how to draw a case
+-- the input shapes and values and the op's parameters, by the drawing code
+of an OpSpec (``minitransformer.opspecs``: broadcasting, 1-D matmul operands,
+reduction axes, masks...) -- how to run the student's classes on it, what to
+call the inputs in a message, and the formula each input's gradient must
+follow.  Every case is float64, as finite differences need.
+
+To add an exercise: put ``# BEGIN SOLUTION`` / ``# END SOLUTION`` around the
+body of the reference ``backward`` (after its docstring) and append an
+Exercise here with the next number (see docs/instructors.md).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..autograd import Tensor, ones_like, tensor
+from ..backend import get_array_module, manual_seed
+from . import attention  # noqa: F401  (registers the FusedAttention OpSpec its check draws from)
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A Function class of the reference implementation: ``module.name``."""
+
+    module: str
+    name: str
+
+    def load(self):
+        return getattr(importlib.import_module(self.module), self.name)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One family of cases of an exercise, graded by forward and gradient checks.
+
+    ``spec``: the OpSpec whose drawing code and NumPy ``reference`` are used;
+    ``call(classes, *tensors, **params)``: runs the student's classes
+    (``classes.Mul``...) on the case; ``inputs``: a name per tensor input, as
+    messages say it; ``formulas``: for each input name, the rule its gradient
+    follows (the end of a failure message: "Check: ...").
+    """
+
+    name: str
+    spec: str
+    call: Callable
+    inputs: tuple
+    formulas: dict = field(default_factory=dict)
+    max_dims: int = 3
+    max_side: int = 3
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: int
+    slug: str
+    title: str
+    functions: tuple
+    hint: str
+    checks: tuple
+    docs: str = ""                 # the documentation page with the derivation
+    extra_checks: tuple = ()       # (name, fn(classes) -> None or what is wrong, in words)
+
+    @property
+    def filename(self) -> str:
+        return f"exercise_{self.number:02d}_{self.slug}.py"
+
+    @property
+    def class_names(self) -> tuple:
+        return tuple(f.name for f in self.functions)
+
+
+def _ops(module: str, *names: str) -> tuple:
+    return tuple(FunctionRef(f"minitransformer.{module}", n) for n in names)
+
+
+# ------------------------------------------------ running the student's classes
+def _dropout(C, x, p, seed):
+    manual_seed(seed)  # the same mask on every call: finite differences need one function
+    return C.DropoutFunction.apply(x, p=p)
+
+
+def _on(x, ids):
+    """Integer ``ids`` as a Tensor on the backend of Tensor ``x`` (ops refuse mixed backends)."""
+    return Tensor(get_array_module(x.data).asarray(ids))
+
+
+def _cross_entropy(C, x, targets, ignore_index, label_smoothing, reduction):
+    return C.CrossEntropyFunction.apply(x, _on(x, targets), ignore_index=ignore_index,
+                                        label_smoothing=label_smoothing, reduction=reduction)
+
+
+def _layer_norm(C, x, w=None, b=None, *, normalized_shape, eps):
+    return C.LayerNormFunction.apply(x, w, b, n_axes=len(normalized_shape), eps=eps)
+
+
+def _embedding_padding(C):
+    """The padding row gets no gradient (finite differences cannot see that: it is a rule)."""
+    ids = np.array([[0, 2, 0], [3, 0, 1]])
+    w = tensor(np.linspace(-1, 1, 12).reshape(4, 3), dtype="float64", requires_grad=True)
+    out = C.EmbeddingFunction.apply(w, _on(w, ids), padding_idx=0)
+    out.backward(ones_like(out))
+    got = np.zeros(w.shape) if w.grad is None else w.grad.numpy()
+    want = np.array([[0.0] * 3, [1.0] * 3, [1.0] * 3, [1.0] * 3])
+    if not np.allclose(got, want):
+        return (f"With W of shape (4, 3), ids {ids.tolist()}, padding_idx=0 and dL/dout all ones, "
+                f"dL/dW should be {want.tolist()} (row 0, the padding row, gets no gradient) but "
+                f"it is {np.round(got, 4).tolist()}.")
+    return None
+
+
+_UNBROADCAST = "then sum over the axes broadcasting added or stretched: unbroadcast(..., {}.shape)"
+
+EXERCISES = (
+    Exercise(
+        1, "mul", "Mul backward", _ops("ops.arithmetic", "Mul"),
+        "Multiplication broadcasts: d(a*b)/da = b and d(a*b)/db = a, then sum each gradient "
+        "over the axes that broadcasting added or stretched (see ops/_util.unbroadcast).",
+        (Check("Mul", "Mul", lambda C, a, b: C.Mul.apply(a, b), ("a", "b"), {
+            "a": "for c = a * b, dL/da = dL/dc * b, " + _UNBROADCAST.format("a"),
+            "b": "for c = a * b, dL/db = dL/dc * a, " + _UNBROADCAST.format("b")}),),
+        "concepts/broadcasting.md"),
+    Exercise(
+        2, "div", "Div backward", _ops("ops.arithmetic", "Div"),
+        "For c = a / b: dc/da = 1/b and dc/db = -a/b^2 (mind the sign); as in Mul, sum each "
+        "gradient over its broadcast axes with unbroadcast.",
+        (Check("Div", "Div", lambda C, a, b: C.Div.apply(a, b), ("a", "b"), {
+            "a": "for c = a / b, dL/da = dL/dc / b, " + _UNBROADCAST.format("a"),
+            "b": "for c = a / b, dL/db = -dL/dc * a / b^2, " + _UNBROADCAST.format("b")}),),
+        "layers/elementwise-and-arithmetic.md"),
+    Exercise(
+        3, "matmul", "MatMul backward", _ops("ops.matmul", "MatMul"),
+        "For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC, with swapaxes(-1, -2) as the "
+        "transpose; treat a 1-D A as a row and a 1-D B as a column, and sum out broadcast batch axes.",
+        (Check("MatMul", "MatMul", lambda C, a, b: C.MatMul.apply(a, b), ("A", "B"), {
+            "A": "dL/dA = dL/dC B^T (batch axes that broadcasting added summed out)",
+            "B": "dL/dB = A^T dL/dC (batch axes that broadcasting added summed out)"}, 4, 3),),
+        "layers/matmul.md"),
+    Exercise(
+        4, "sum", "Sum backward", _ops("ops.reduction", "Sum"),
+        "Each element of x enters its sum once: reshape the incoming gradient so that the reduced "
+        "axes have length 1 (as keepdims=True would) and broadcast it back to x's shape.",
+        (Check("Sum", "Sum", lambda C, x, **kw: C.Sum.apply(x, **kw), ("x",), {
+            "x": "for y = x.sum(axis), dL/dx[i] = dL/dy at the place x[i] was summed into"}),),
+        "layers/reductions.md"),
+    Exercise(
+        5, "mean", "Mean backward", _ops("ops.reduction", "Mean"),
+        "Like Sum, but each element counts 1/N, where N is the number of elements averaged "
+        "(the product of the lengths of the reduced axes).",
+        (Check("Mean", "Mean", lambda C, x, **kw: C.Mean.apply(x, **kw), ("x",), {
+            "x": "for y = x.mean(axis), dL/dx[i] = dL/dy / N at the place x[i] was averaged into"}),),
+        "layers/reductions.md"),
+    Exercise(
+        6, "exp_log", "Exp and Log backward", _ops("ops.unary", "Exp", "Log"),
+        "Multiply the incoming gradient by the local derivative: d exp(x)/dx = exp(x), which "
+        "forward saved, and d log(x)/dx = 1/x.",
+        (Check("Exp", "Exp", lambda C, x: C.Exp.apply(x), ("x",), {"x": "for y = exp(x), dL/dx = dL/dy * exp(x)"}),
+         Check("Log", "Log", lambda C, x: C.Log.apply(x), ("x",), {"x": "for y = log(x), dL/dx = dL/dy / x"})),
+        "layers/elementwise-and-arithmetic.md"),
+    Exercise(
+        7, "softmax", "Softmax backward", _ops("functional.activation", "Softmax"),
+        "The Jacobian of y = softmax(x) is diag(y) - y y^T, so dL/dx = y * (g - sum(g * y)) with "
+        "the sum along the softmax axis (keepdims=True).",
+        (Check("Softmax", "Softmax", lambda C, x, axis: C.Softmax.apply(x, axis=axis), ("x",), {
+            "x": "for y = softmax(x), dL/dx = y * (dL/dy - sum(dL/dy * y, axis, keepdims=True))"}),),
+        "layers/softmax.md"),
+    Exercise(
+        8, "log_softmax_cross_entropy", "LogSoftmax and cross-entropy backward",
+        _ops("functional.activation", "LogSoftmax") + _ops("functional.loss", "CrossEntropyFunction"),
+        "log softmax(x) = x - logsumexp(x), so dL/dx = g - softmax(x) * sum(g); the cross-entropy "
+        "of a row has gradient softmax(x) - q (q: the smoothed one-hot target), zero for ignored "
+        "rows and divided by the number of valid rows for reduction='mean'.",
+        (Check("LogSoftmax", "LogSoftmax", lambda C, x, axis: C.LogSoftmax.apply(x, axis=axis), ("x",), {
+            "x": "for y = log_softmax(x), dL/dx = dL/dy - softmax(x) * sum(dL/dy, axis, keepdims=True)"}),
+         Check("CrossEntropy", "CrossEntropy", _cross_entropy, ("logits",), {
+             "logits": "dloss/dlogits = softmax(logits) - q for every valid row (q = (1 - eps) "
+                       "onehot(target) + eps / C), 0 for an ignored row, times the incoming "
+                       "gradient (divided by the count of valid rows for reduction='mean')"})),
+        "layers/cross-entropy.md"),
+    Exercise(
+        9, "layer_norm", "LayerNorm backward", _ops("functional.normalization", "LayerNormFunction"),
+        "With x_hat = (x - mean) * rstd and g_hat = g * weight: dL/dx = rstd * (g_hat - mean(g_hat) "
+        "- x_hat * mean(g_hat * x_hat)), one mean term per path (through the mean and through the "
+        "variance); dweight and dbias sum over the batch axes.",
+        (Check("LayerNorm", "LayerNorm", _layer_norm, ("x", "weight", "bias"), {
+            "x": "dL/dx = rstd * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)), g_hat = dL/dy * weight",
+            "weight": "dL/dweight = sum over the batch axes of dL/dy * x_hat",
+            "bias": "dL/dbias = sum over the batch axes of dL/dy"}),
+         Check("LayerNorm without weight and bias", "LayerNormNoAffine", _layer_norm, ("x",), {
+             "x": "dL/dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), g = dL/dy"})),
+        "layers/layer-norm.md"),
+    Exercise(
+        10, "embedding", "Embedding backward", _ops("functional.embedding", "EmbeddingFunction"),
+        "out[p] = W[ids[p]], so row i of dL/dW is the sum of the gradients at every position "
+        "where ids == i: a repeated id must accumulate (ops/indexing.scatter_add_rows or "
+        "np.add.at), not overwrite; the padding row gets no gradient.",
+        (Check("Embedding", "Embedding", lambda C, w, ids: C.EmbeddingFunction.apply(w, _on(w, ids)),
+               ("W",), {"W": "dL/dW[i] = sum of dL/dout[p] over the positions p with ids[p] == i"}),),
+        "layers/embedding.md", extra_checks=(("Embedding with padding_idx", _embedding_padding),)),
+    Exercise(
+        11, "attention", "Attention backward", _ops("exercises.attention", "AttentionFunction"),
+        "Recompute the weights P with the mask, then dV = P^T G, dP = G V^T, dS = P * (dP - "
+        "rowsum(dP * P)), dQ = dS K / sqrt(d_k) and dK = dS^T Q / sqrt(d_k).",
+        (Check("Attention", "FusedAttention",
+               lambda C, q, k, v, mask: C.AttentionFunction.apply(q, k, v, mask=mask), ("q", "k", "v"), {
+                   "q": "dL/dq = dS k / sqrt(d_k), dS = P * (dP - rowsum(dP * P)), dP = G v^T, "
+                        "P = attention_weights(q, k, mask)",
+                   "k": "dL/dk = dS^T q / sqrt(d_k), dS = P * (dP - rowsum(dP * P)), dP = G v^T, "
+                        "P = attention_weights(q, k, mask)",
+                   "v": "dL/dv = P^T G with P = attention_weights(q, k, mask), the mask included"}),),
+        "layers/attention.md"),
+    Exercise(
+        12, "dropout", "Dropout backward", _ops("functional.dropout", "DropoutFunction"),
+        "y = x * mask, and the saved mask already holds 0 or 1/(1-p): a dropped element gets no "
+        "gradient, a kept one the incoming gradient scaled by 1/(1-p).",
+        (Check("Dropout", "Dropout", _dropout, ("x",), {
+            "x": "dL/dx = dL/dy * mask: 0 where dropped, 1/(1-p) where kept"}),),
+        "layers/dropout.md"),
+)
+
+
+def get_exercise(number: int) -> Exercise:
+    """The exercise numbered ``number`` (1..N); ValueError for another number."""
+    for ex in EXERCISES:
+        if ex.number == number:
+            return ex
+    raise ValueError(f"there is no exercise {number!r}; the exercises are numbered 1 to {len(EXERCISES)}")
+
+
+def select(numbers=None) -> list:
+    """The exercises numbered ``numbers`` (all when None or empty), in order, once each."""
+    if not numbers:
+        return list(EXERCISES)
+    return [get_exercise(n) for n in sorted(set(numbers))]

@@ -1,0 +1,286 @@
+"""Grading: run each exercise's checks on the student's classes and say what is wrong.
+
+For every check of an exercise, the grader draws float64 cases -- through
+Hypothesis when it is installed (it then shrinks a failing case to a minimal
+one, so a message speaks of shapes like (1, 2) rather than (3, 3, 2)), else
+through a seeded NumPy generator with sizes that grow case by case -- and on
+each case
+
+1. runs the student's forward and compares it with the NumPy reference;
+2. compares the gradients of backward with central finite differences
+   (``minitransformer.gradcheck.gradcheck_report``).
+
+A case's outcome is ``pass``, ``fail`` (with a message in words: the input
+shapes, the element whose gradient is wrong, the two values, the formula to
+check) or ``not attempted`` (backward still raises NotImplementedError).
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import traceback
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..backend import get_rng_state, set_default_dtype, set_rng_state
+from ..gradcheck import gradcheck_report
+from ..opspecs import OP_SPECS, NumpyChooser, all_specs
+
+PASS, FAIL, TODO = "pass", "fail", "not attempted"
+
+# the grader's own tolerance on the forward (the reference is plain NumPy, float64)
+FORWARD_RTOL, FORWARD_ATOL = 1e-6, 1e-9
+
+
+@dataclass
+class Outcome:
+    """What one case (or one whole check) came to."""
+
+    status: str = PASS
+    message: str = ""
+    shapes: dict = field(default_factory=dict)   # input name -> shape
+    params: dict = field(default_factory=dict)
+    input: str | None = None                     # the input whose gradient is wrong
+    index: tuple | None = None                   # ... at this element
+    analytic: float | None = None
+    numeric: float | None = None
+    exception: str | None = None                 # "TypeError: ..." when student code raised
+    location: str | None = None                  # "file.py, line 12: <code>"
+    todo: str | None = None                      # "LogSoftmax.backward" when not attempted
+
+
+# --------------------------------------------------------------- describing
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _value(v) -> str:
+    if isinstance(v, np.ndarray):
+        return repr(v.tolist()) if v.size <= 12 else f"an array of shape {_shape(v.shape)}"
+    return repr(v)
+
+
+def describe_case(names, arrays, params) -> str:
+    """'With A of shape (2, 3) and B of shape (3, 4) (axis=1)': the case, in words."""
+    parts = [f"{n} of shape {_shape(a.shape)}" for n, a in zip(names, arrays)]
+    text = "With " + (parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1])
+    shown = {k: v for k, v in params.items() if not (k == "mask" and v is None)}
+    if shown:
+        text += " (" + ", ".join(f"{k}={_value(v)}" for k, v in shown.items()) + ")"
+    return text
+
+
+def _where(exc, files) -> tuple:
+    """(where it was raised, in words; True if in the student's files)."""
+    if isinstance(exc, SyntaxError) and os.path.abspath(exc.filename or "") in files:
+        return f"{os.path.basename(exc.filename)}, line {exc.lineno}", True
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if os.path.abspath(frame.filename) in files:
+            code = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
+            return f"{os.path.basename(frame.filename)}, line {frame.lineno}: {code}", True
+    if not frames:
+        return "", False
+    path, line = frames[-1].filename, frames[-1].lineno
+    package = f"{os.sep}minitransformer{os.sep}"
+    if package in path:  # the engine's own checks, e.g. of the gradients backward returned
+        return f"minitransformer's {path.rsplit(package, 1)[1]}, line {line}", False
+    return f"{os.path.basename(path)}, line {line}", False
+
+
+def _todo_name(exc) -> str:
+    """'Mul.backward' for a NotImplementedError raised in a backward, from its frame's ctx."""
+    tb, name = exc.__traceback__, None
+    while tb is not None:
+        ctx = tb.tb_frame.f_locals.get("ctx")
+        if tb.tb_frame.f_code.co_name in ("backward", "forward") and hasattr(ctx, "fn"):
+            name = f"{ctx.fn.__name__}.{tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return name or "backward"
+
+
+def explain(exc, files) -> str:
+    """'TypeError: ... (their_file.py, line 12: <code>)': an exception, and where it came from."""
+    where, theirs = _where(exc, files)
+    message = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # str() repeats the place
+    text = f"{type(exc).__name__}: {' '.join(message.split())}"
+    if theirs:
+        return f"{text} ({where})"
+    return f"{text} (raised in {where}, after your code returned)" if where else text
+
+
+def error_outcome(exc, case: str, stage: str, files) -> Outcome:
+    """The outcome of an exception raised while running the student's classes."""
+    if isinstance(exc, NotImplementedError):
+        name = _todo_name(exc)
+        return Outcome(TODO, f"{name} still raises NotImplementedError", todo=name)
+    return Outcome(FAIL, f"{case}, {stage} raised {explain(exc, files)}.",
+                   exception=f"{type(exc).__name__}: {exc}", location=_where(exc, files)[0])
+
+
+# --------------------------------------------------------------- one case
+def run_case(check, classes, sample, files=frozenset()) -> Outcome:
+    """Forward check and gradient check of ``check`` on one Sample."""
+    names = check.inputs
+    case = describe_case(names, sample.arrays, sample.params)
+    base = dict(shapes={n: tuple(a.shape) for n, a in zip(names, sample.arrays)}, params=dict(sample.params))
+
+    def fn(*tensors):
+        return check.call(classes, *tensors, **sample.params)
+
+    try:
+        out = fn(*sample.tensors())
+    except Exception as exc:  # noqa: BLE001  (any error of the student's code is a finding)
+        return _with(error_outcome(exc, case, "the forward pass", files), base)
+    got, want = out.numpy(), np.asarray(sample.expected())
+    if got.shape != want.shape or not np.allclose(got, want, FORWARD_RTOL, FORWARD_ATOL, equal_nan=True):
+        if got.shape != want.shape:
+            detail = f"has shape {_shape(got.shape)} instead of {_shape(want.shape)}"
+        else:
+            i = np.unravel_index(int(np.argmax(np.abs(got - want))), got.shape)
+            detail = (f"at index {tuple(int(k) for k in i)} is {got[i]:.6g} instead of {want[i]:.6g}")
+        return _with(Outcome(FAIL, f"{case}, the output of the forward pass {detail}. The forward "
+                                   "is given: did it change?"), base)
+    try:
+        report = gradcheck_report(fn, sample.tensors())
+    except Exception as exc:  # noqa: BLE001
+        return _with(error_outcome(exc, case, "the backward pass", files), base)
+    bad = [r for r in report.inputs if not r.passed]
+    if not bad:
+        return _with(Outcome(PASS), base)
+    r = bad[0]
+    name = names[r.index]
+    where = f"at index {r.worst_index}" if r.worst_index else "(a scalar)"
+    error = abs(r.analytic - r.numeric)
+    text = (f"{case}, the gradient for {name} {where} is {r.analytic:.4g} but finite differences give "
+            f"{r.numeric:.4g} (abs. error {error:.2g}).")
+    others = [names[o.index] for o in bad[1:]]
+    if others:
+        text += f" The gradient for {' and '.join(others)} is wrong too."
+    if name in check.formulas:
+        text += f" Check: {check.formulas[name]}."
+    return _with(Outcome(FAIL, text, input=name, index=r.worst_index, analytic=r.analytic,
+                         numeric=r.numeric), base)
+
+
+def _with(outcome: Outcome, base: dict) -> Outcome:
+    outcome.shapes, outcome.params = base["shapes"], base["params"]
+    return outcome
+
+
+# --------------------------------------------------------------- many cases
+def _spec(check):
+    if check.spec not in OP_SPECS:
+        all_specs()
+    return OP_SPECS[check.spec]
+
+
+def _numpy_cases(check, examples: int, seed: int):
+    """Seeded cases, small first: sides and dimensions grow with the case number."""
+    spec = _spec(check)
+    rng = np.random.default_rng([seed, zlib.crc32(check.name.encode())])
+    for i in range(examples):
+        dims = min(check.max_dims, 1 + i // 2)
+        side = min(check.max_side, 2 + i // 3)
+        yield spec.draw(NumpyChooser(rng), dims, side).astype("float64")
+
+
+class _CaseFailed(Exception):
+    def __init__(self, outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def _hypothesis_run(check, classes, examples: int, seed: int, files) -> tuple:
+    """(outcome, cases run) by Hypothesis, a failure shrunk to a minimal case."""
+    from hypothesis import HealthCheck, Verbosity, given, settings, strategies as st  # noqa: PLC0415
+    from hypothesis import seed as hypothesis_seed  # noqa: PLC0415
+
+    from ..testing import HypothesisChooser  # noqa: PLC0415
+
+    spec = _spec(check)
+    strategy = st.composite(
+        lambda draw: spec.draw(HypothesisChooser(draw), check.max_dims, check.max_side).astype("float64"))()
+    state = {"cases": 0, "last": None}
+
+    @hypothesis_seed(zlib.crc32(f"{seed}:{check.name}".encode()))
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+              report_multiple_bugs=False, print_blob=False)
+    @given(strategy)
+    def run(sample):
+        state["cases"] += 1
+        outcome = run_case(check, classes, sample, files)
+        if outcome.status != PASS:
+            state["last"] = outcome
+            raise _CaseFailed(outcome)
+
+    try:
+        run()
+    except _CaseFailed as exc:
+        return exc.outcome, state["cases"]
+    except Exception:  # noqa: BLE001  (Flaky: the student's code is not deterministic)
+        if state["last"] is None:
+            raise
+        return state["last"], state["cases"]
+    return Outcome(PASS), state["cases"]
+
+
+def hypothesis_available() -> bool:
+    try:
+        import hypothesis  # noqa: F401, PLC0415
+    except ImportError:
+        return False
+    return True
+
+
+def run_check(check, classes, examples: int = 10, seed: int = 0, cases: str = "auto",
+              files=frozenset()) -> tuple:
+    """(outcome, number of cases run) of one check: the first failure, or PASS.
+
+    ``cases``: "hypothesis", "numpy" or "auto" (Hypothesis if installed).
+    """
+    if cases not in ("auto", "hypothesis", "numpy"):
+        raise ValueError(f"check: cases must be 'auto', 'hypothesis' or 'numpy', got {cases!r}")
+    if cases == "hypothesis" and not hypothesis_available():
+        raise ValueError("check: cases='hypothesis' needs Hypothesis: pip install 'minitransformer[test]' "
+                         "(or use cases='numpy')")
+    use_hypothesis = cases == "hypothesis" or (cases == "auto" and hypothesis_available())
+    rng_state = get_rng_state()
+    try:
+        with set_default_dtype("float64"):
+            # a first small case: a stub is "not attempted" at once, with no search
+            probe = next(_numpy_cases(check, 1, seed))
+            first = run_case(check, classes, probe, files)
+            if first.status == TODO:
+                return first, 1
+            if use_hypothesis:
+                outcome, n = _hypothesis_run(check, classes, examples, seed, files)
+                if outcome.status == PASS and first.status != PASS:
+                    return first, n + 1
+                return outcome, n + 1
+            if first.status != PASS:
+                return first, 1
+            n = 1
+            for sample in _numpy_cases(check, examples, seed + 1):
+                n += 1
+                outcome = run_case(check, classes, sample, files)
+                if outcome.status != PASS:
+                    return outcome, n
+            return Outcome(PASS), n
+    finally:
+        set_rng_state(rng_state)  # the dropout checks reseed the engine's generator
+
+
+def run_extra(name, fn, classes, files=frozenset()) -> Outcome:
+    """An exercise's extra check (a rule finite differences cannot see)."""
+    try:
+        with set_default_dtype("float64"):
+            problem = fn(classes)
+    except Exception as exc:  # noqa: BLE001
+        return error_outcome(exc, f"In the check '{name}'", "your code", files)
+    return Outcome(FAIL, problem) if problem else Outcome(PASS)
+
+

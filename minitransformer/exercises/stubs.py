@@ -1,0 +1,235 @@
+"""Writing the student version: the reference classes with their solutions blanked out.
+
+For each exercise, ``make_exercises`` writes ``exercise_NN_<slug>.py``: the
+source of its Function classes, taken from the reference implementation with
+``inspect.getsource``, in which every region between ``# BEGIN SOLUTION`` and
+``# END SOLUTION`` becomes ``raise NotImplementedError("Exercise N: ...")``,
+preceded by the imports the classes need -- every module-level name the
+reference class uses (its solution included, so the helpers a solution may
+want are at hand), imported from where it is defined in minitransformer.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import minitransformer
+
+from .catalog import EXERCISES, Exercise, select
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+
+
+def _regions(cls) -> list:
+    """(first line, last line, indent) of each marked region of ``cls``'s source (0-based, inclusive)."""
+    lines = inspect.getsource(cls).splitlines()
+    regions, start = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text == BEGIN and start is None:
+            start = i
+        elif text == BEGIN or (text == END and start is None):
+            raise ValueError(f"{cls.__module__}.{cls.__name__}: unbalanced solution markers at line {i + 1} "
+                             f"of its source; each '{BEGIN}' needs one '{END}' after it")
+        elif text == END:
+            regions.append((start, i, line[: len(line) - len(line.lstrip())]))
+            start = None
+    if start is not None or not regions:
+        raise ValueError(f"{cls.__module__}.{cls.__name__}: no complete '{BEGIN}' ... '{END}' region in its "
+                         "source; put the markers around the body of its backward (after the docstring)")
+    return regions
+
+
+def solution_source(cls) -> str:
+    """The reference code between the markers of ``cls`` (dedented, the markers left out)."""
+    lines = inspect.getsource(cls).splitlines()
+    parts = [textwrap.dedent("\n".join(lines[a + 1:b])) for a, b, _ in _regions(cls)]
+    return "\n".join(parts) + "\n"
+
+
+def _raise_statement(exercise: Exercise, indent: str) -> list:
+    """``raise NotImplementedError("Exercise N: title. Hint: ...")``, its message wrapped."""
+    message = f"Exercise {exercise.number}: {exercise.title}. Hint: {exercise.hint}"
+    words, chunks, line = message.split(" "), [], ""
+    for word in words:  # every chunk but the last keeps its trailing space
+        if line and len(line) + len(word) > 72:
+            chunks.append(line)
+            line = ""
+        line += word + " "
+    chunks.append(line.rstrip())
+    body = [f"{indent}    {chunk!r}" for chunk in chunks]
+    return [f"{indent}raise NotImplementedError(", *body, f"{indent})"]
+
+
+def stub_source(cls, exercise: Exercise) -> str:
+    """The source of ``cls`` with each solution region replaced by the exercise's raise."""
+    lines = textwrap.dedent(inspect.getsource(cls)).splitlines()
+    for a, b, _ in reversed(_regions(cls)):
+        indent = lines[a][: len(lines[a]) - len(lines[a].lstrip())]
+        lines[a:b + 1] = _raise_statement(exercise, indent)
+    return "\n".join(lines) + "\n"
+
+
+_RAISE = re.compile(r"^(?P<indent>[ ]*)raise NotImplementedError\(\n.*?\n(?P=indent)\)\n", re.M | re.S)
+
+
+def replace_stub(path, class_name: str, code: str) -> None:
+    """In the student file ``path``, replace the raise in class ``class_name`` by ``code``.
+
+    ``code`` is a backward's body (any indentation; it is re-indented).  For
+    instructors and tests: fill a stub with ``solution_source(cls)`` to get the
+    answer key, or with a deliberately wrong body to see that the grader
+    catches it.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    start = text.find(f"\nclass {class_name}(")
+    match = _RAISE.search(text, start) if start >= 0 else None
+    if match is None:
+        raise ValueError(f"{path.name} has no class {class_name} with a 'raise NotImplementedError(' left to replace")
+    body = textwrap.indent(textwrap.dedent(code).strip("\n") + "\n", match.group("indent"))
+    path.write_text(text[:match.start()] + body + text[match.end():], encoding="utf-8")
+
+
+def _used_globals(cls) -> list:
+    """Module-level names of ``cls``'s module that its source reads, in order of first use."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    module_globals = vars(sys.modules[cls.__module__])
+    seen = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in seen:
+            if node.id in module_globals and not hasattr(builtins, node.id):
+                seen.append(node.id)
+    return seen
+
+
+def _import_line(name: str, obj, home_module: str) -> tuple:
+    """(module, 'import ...' or 'from ... import ...') for ``name``, bound to ``obj`` in ``home_module``."""
+    if inspect.ismodule(obj):
+        line = f"import {obj.__name__}" + ("" if obj.__name__ == name else f" as {name}")
+        return obj.__name__, line
+    module = getattr(obj, "__module__", None)
+    if getattr(obj, "__name__", None) == name and module and getattr(sys.modules.get(module), name, None) is obj:
+        # the engine's base classes read best from the top-level package
+        if module.startswith("minitransformer.autograd") and getattr(minitransformer, name, None) is obj:
+            module = "minitransformer"
+        return module, None
+    return home_module, None  # a constant (or an alias): from the module that uses it
+
+
+def import_lines(classes) -> list:
+    """The import statements the source of ``classes`` needs in a file of its own."""
+    own = {cls.__name__ for cls in classes}
+    plain, froms = set(), {}
+    for cls in classes:
+        module_globals = vars(sys.modules[cls.__module__])
+        for name in _used_globals(cls):
+            if name in own or name == "annotations":
+                continue
+            module, line = _import_line(name, module_globals[name], cls.__module__)
+            if line:
+                plain.add(line)
+            else:
+                froms.setdefault(module, set()).add(name)
+    out = sorted(plain) + ([""] if plain and froms else [])  # a blank line between the two groups
+    out += [f"from {m} import {', '.join(sorted(names))}" for m, names in sorted(froms.items())]
+    return out
+
+
+def exercise_text(exercise: Exercise) -> str:
+    """The whole student module of one exercise."""
+    classes = [f.load() for f in exercise.functions]
+    names = " and ".join(exercise.class_names)
+    passes = "pass" if len(classes) == 1 else "passes"
+    intro = textwrap.fill(
+        f"Write the backward {passes} of {names}: replace each ``raise NotImplementedError(...)`` "
+        "below by your code.  The forward pass is given; the docstring of ``backward`` states the "
+        "math, and ``backward`` works on raw NumPy (or CuPy) arrays, as in every op of minitransformer.",
+        76, break_on_hyphens=False)
+    hint = textwrap.fill(f"Hint: {exercise.hint}", 76, break_on_hyphens=False)
+    read = f"\nThe derivation: docs/{exercise.docs} of the minitransformer documentation.\n" if exercise.docs else ""
+    header = f'''"""Exercise {exercise.number}: {exercise.title}.
+
+{intro}
+
+{hint}
+{read}
+Check your answer from this folder with
+
+    minitransformer exercises check . --exercise {exercise.number}
+"""
+from __future__ import annotations
+
+'''
+    body = "\n\n".join(stub_source(cls, exercise) for cls in classes)
+    return header + "\n".join(import_lines(classes)) + "\n\n\n" + body
+
+
+def readme_text(exercises) -> str:
+    """README.md of the student folder: the exercises and how to check them."""
+    rows = "\n".join(f"| {ex.number} | {ex.title} | `{ex.filename}` | {', '.join(ex.class_names)} |"
+                     for ex in exercises)
+    hints = "\n".join(f"{ex.number}. **{ex.title}.** {ex.hint}" for ex in exercises)
+    return f"""# minitransformer exercises: backward passes
+
+Each file below holds the forward and backward of real minitransformer ops,
+with the body of `backward` replaced by `raise NotImplementedError(...)`.
+Write it: `backward(ctx, grad)` receives the gradient of the loss with
+respect to the op's output (a NumPy array, like everything `forward` saved
+in `ctx`) and returns one gradient per input, each of that input's shape.
+The docstring of each `backward` gives the math.
+
+| # | exercise | file | classes |
+| --- | --- | --- | --- |
+{rows}
+
+## Checking your work
+
+From this folder:
+
+    minitransformer exercises check .                 # every exercise
+    minitransformer exercises check . --exercise 3    # just one
+
+For each exercise the grader draws random inputs (shapes with broadcasting,
+1-D operands, reduction axes, masks...), compares your forward with a
+reference and your gradients with finite differences,
+(L(x + eps) - L(x - eps)) / (2 eps), and prints PASS, FAIL with the smallest
+failing input it found (the shapes, the element whose gradient is wrong, your
+value and the numeric one), or "not attempted yet" while the
+`raise NotImplementedError` is still there.  It exits with status 0 once
+every exercise checked passes.
+
+## Hints
+
+{hints}
+"""
+
+
+def make_exercises(out_dir, force: bool = False, exercises=None) -> list:
+    """Write the student version of ``exercises`` (default: all) to ``out_dir``.
+
+    Refuses (FileExistsError) a folder that is not empty unless ``force``,
+    which overwrites the files it writes and leaves others alone.  Returns
+    the paths written: one module per exercise and README.md.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"cannot write the exercises to {out}: it is a file, not a folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"cannot write the exercises to {out}: the folder is not empty; choose a "
+                              "new one, or pass --force (force=True) to overwrite the exercise files in it")
+    chosen = select(exercises) if exercises else list(EXERCISES)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ex in chosen:
+        path = out / ex.filename
+        path.write_text(exercise_text(ex), encoding="utf-8")
+        written.append(path)
+    readme = out / "README.md"
+    readme.write_text(readme_text(chosen), encoding="utf-8")
+    return written + [readme]

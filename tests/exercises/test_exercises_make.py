@@ -1,0 +1,118 @@
+"""`make_exercises`: the student files hold the reference classes, solutions blanked out.
+
+The decisive test fills every stub back with its reference solution and
+grades the folder: it passes only if the generated imports are complete and
+the marked regions are exactly the solutions.
+"""
+import ast
+import inspect
+import re
+
+import pytest
+
+from minitransformer.exercises import (
+    EXERCISES, check_exercises, make_exercises, replace_stub, solution_source, stub_source,
+)
+from minitransformer.exercises.stubs import BEGIN, END
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
+    out = tmp_path_factory.mktemp("handout")
+    make_exercises(out)
+    return out
+
+
+def test_numbering_is_one_to_n_with_unique_files():
+    assert [ex.number for ex in EXERCISES] == list(range(1, len(EXERCISES) + 1))
+    assert len(EXERCISES) == 12
+    assert len({ex.filename for ex in EXERCISES}) == len(EXERCISES)
+    assert EXERCISES[2].filename == "exercise_03_matmul.py"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda ex: ex.slug)
+def test_every_reference_class_has_one_marked_backward(exercise):
+    for ref in exercise.functions:
+        source = inspect.getsource(ref.load())
+        assert source.count(BEGIN) == 1 and source.count(END) == 1, ref.name
+        backward = source[source.index("def backward"):]
+        docstring_end = backward.index('"""', backward.index('"""') + 3)
+        assert docstring_end < backward.index(BEGIN), f"{ref.name}: the markers belong after the docstring"
+        assert "return" in solution_source(ref.load())
+
+
+def test_make_writes_one_module_per_exercise_and_a_readme(handout):
+    names = sorted(p.name for p in handout.iterdir())
+    assert names == sorted([ex.filename for ex in EXERCISES] + ["README.md"])
+    readme = (handout / "README.md").read_text()
+    for ex in EXERCISES:
+        assert ex.filename in readme and ex.title in readme
+    assert "minitransformer exercises check . --exercise 3" in readme
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda ex: ex.slug)
+def test_stubs_keep_the_forward_and_drop_the_solution(handout, exercise):
+    text = (handout / exercise.filename).read_text()
+    tree = ast.parse(text)  # valid Python
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert classes == list(exercise.class_names)
+    assert len(re.findall(r"^ +raise NotImplementedError\($", text, re.M)) == len(exercise.functions)
+    assert f"Exercise {exercise.number}: {exercise.title}. Hint: " in " ".join(
+        line.strip().strip("'\"") for line in text.splitlines())
+    assert BEGIN not in text and END not in text
+    for ref in exercise.functions:
+        cls = ref.load()
+        # the solution's lines are gone (a line may legitimately repeat a forward line)
+        forward = inspect.getsource(cls.forward)
+        hidden = [line.strip() for line in solution_source(cls).splitlines()
+                  if line.strip() and line.strip() not in forward]
+        assert hidden and not any(line in text for line in hidden if len(line) > 25), ref.name
+        assert "def forward" in stub_source(cls, exercise)
+    assert "from minitransformer import Function" in text
+
+
+def test_the_stubs_import_the_helpers_a_solution_needs(handout):
+    mul = (handout / "exercise_01_mul.py").read_text()
+    assert "from minitransformer.ops._util import" in mul and "unbroadcast" in mul
+    assert "from minitransformer.backend import get_array_module" in (handout / "exercise_03_matmul.py").read_text()
+    assert "scatter_add_rows" in (handout / "exercise_10_embedding.py").read_text()
+    assert "attention_weights" in (handout / "exercise_11_attention.py").read_text()
+
+
+def test_stubs_filled_with_the_reference_solutions_pass_the_grader(tmp_path):
+    make_exercises(tmp_path)
+    for ex in EXERCISES:
+        for ref in ex.functions:
+            replace_stub(tmp_path / ex.filename, ref.name, solution_source(ref.load()))
+    results = check_exercises(tmp_path, examples=4)
+    assert [(r.number, r.status) for r in results] == [(ex.number, "pass") for ex in EXERCISES], \
+        "\n".join(r.line() for r in results)
+    assert all(r.file.startswith(str(tmp_path)) for r in results)
+
+
+def test_make_refuses_a_non_empty_folder_unless_forced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty.*--force"):
+        make_exercises(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    written = make_exercises(tmp_path, force=True)
+    assert len(written) == len(EXERCISES) + 1
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # others' files are left alone
+
+
+def test_make_refuses_a_file_and_can_write_a_subset(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(NotADirectoryError):
+        make_exercises(tmp_path / "f")
+    written = make_exercises(tmp_path / "new" / "hw", exercises=[3, 11])
+    assert [p.name for p in written] == ["exercise_03_matmul.py", "exercise_11_attention.py", "README.md"]
+
+
+def test_replace_stub_names_a_missing_class(handout, tmp_path):
+    path = tmp_path / "x.py"
+    path.write_text((handout / "exercise_01_mul.py").read_text())
+    with pytest.raises(ValueError, match="no class Div"):
+        replace_stub(path, "Div", "return grad, grad")
+    replace_stub(path, "Mul", "return grad, grad")
+    with pytest.raises(ValueError, match="no class Mul with a 'raise"):
+        replace_stub(path, "Mul", "return grad, grad")
