@@ -25,9 +25,10 @@ from .ops import *  # noqa: F401,F403  (also attaches Tensor's operators)
 from .ops import __all__ as _ops_all
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import CheckpointError, load, save
+from .profiler import Profiler, profile
 
 __all__ = [
-    "AnomalyError", "BackendError", "CheckpointError", "load", "save", "Context", "Function", "GradcheckError", "GraphError",
+    "AnomalyError", "BackendError", "CheckpointError", "Profiler", "load", "profile", "save", "Context", "Function", "GradcheckError", "GraphError",
     "Tensor", "arange", "cupy_available", "detect_anomaly", "enable_grad", "full",
     "get_array_module", "get_backend", "get_default_dtype", "gradcheck", "is_grad_enabled",
     "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "tensor",

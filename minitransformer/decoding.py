@@ -113,7 +113,11 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
         logp[finished] = -numpy.inf
         logp[finished, pad_id] = 0.0
         candidates = (scores[:, :, None] + logp).reshape(batch, beam * vocab)
-        best = numpy.argsort(-candidates, axis=1, kind="stable")[:, :beam]
+        # the `beam` best of beam * vocab candidates: partition, then sort only those
+        top = numpy.argpartition(-candidates, beam - 1, axis=1)[:, :beam] if beam < candidates.shape[1] \
+            else numpy.tile(numpy.arange(candidates.shape[1]), (batch, 1))
+        order = numpy.argsort(-numpy.take_along_axis(candidates, top, axis=1), axis=1, kind="stable")
+        best = numpy.take_along_axis(top, order, axis=1)
         origin, token = best // vocab, best % vocab
         scores = numpy.take_along_axis(candidates, best, axis=1)
         tokens = numpy.take_along_axis(tokens, origin[:, :, None], axis=1)
@@ -121,7 +125,12 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
         was_finished = numpy.take_along_axis(finished, origin, axis=1)
         lengths = numpy.take_along_axis(lengths, origin, axis=1) + ~was_finished
         finished = was_finished | (token == eos_id)
-        model.reorder_cache(cache, xp.asarray((numpy.arange(batch)[:, None] * beam + origin).reshape(-1)))
+        rows = xp.asarray((numpy.arange(batch)[:, None] * beam + origin).reshape(-1))
+        # hypotheses only move within their sentence, whose cross-attention keys and
+        # values (from the same source) are identical: reorder the self-attention only
+        for layer_cache in cache["layers"]:
+            if "self_attn" in layer_cache:
+                model.reorder_cache(layer_cache["self_attn"], rows)
         if finished.all():
             break
         last = xp.asarray(token.reshape(-1, 1))

@@ -173,7 +173,8 @@ class Function:
     @classmethod
     def _apply_checked(cls, ctx, arrays, kwargs, requires_grad):
         """apply() under detect_anomaly or the profiler: slower, more checks."""
-        ctx.origin = _user_origin()
+        if flags.anomaly:  # walking the stack is slow: only when it will be reported
+            ctx.origin = _user_origin()
         start = time.perf_counter()
         out = cls.forward(ctx, *arrays, **kwargs)
         if flags.profiler is not None:
