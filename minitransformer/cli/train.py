@@ -51,7 +51,7 @@ FLAGS = [
     ("--clip-norm", "clip_norm", float, "clip the gradient norm to this (0: off)"),
     ("--epochs", "epochs", int, "stop after this many epochs"),
     ("--max-steps", "max_steps", int, "stop after this many updates"),
-    ("--time-budget", "time_budget", float, "stop after this many seconds of training"),
+    ("--time-budget", "time_budget", float, "stop after this many seconds of training (0: no limit)"),
     ("--eval-every", "eval_every", int, "evaluate every N updates"),
     ("--save-every", "save_every", int, "write the last checkpoint every N updates"),
     ("--patience", "patience", int, "early stopping: evaluations without improvement"),
@@ -59,9 +59,12 @@ FLAGS = [
     ("--eval-sentences", "eval_sentences", int, "validation sentences translated for BLEU"),
     ("--beam", "beam", int, "beam size for evaluation (1: greedy)"),
     ("--backend", "backend", str, "numpy or cupy"),
+    ("--dtype", "dtype", str, "float32 (default) or float64 (slower; for exact comparisons)"),
     ("--seed", "seed", int, "random seed"),
     ("--out", "out", str, "run directory (checkpoints, tokenizer, metrics, plots)"),
     ("--on-nonfinite", "on_nonfinite", str, "stop or skip when the loss is NaN/inf"),
+    ("--collective-timeout", "collective_timeout", float,
+     "with MPI: abort the job when a collective waits longer than this many seconds (default 300)"),
 ]
 
 
@@ -78,6 +81,9 @@ def add_parser(subparsers):
                    help="stop at the first op that produces NaN or inf, naming it")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar")
+    p.add_argument("--distributed", action="store_true", default=None,
+                   help="data-parallel training over MPI (mpirun -n N ...); an mpirun launch is "
+                        "detected without it, with it a missing mpi4py is an error")
     return p
 
 
@@ -85,20 +91,30 @@ def build_config(args):
     from ..training.config import TrainConfig  # noqa: PLC0415
 
     options = TrainConfig.from_file(args.config) if args.config else {}
-    for field in [f for _, f, _, _ in FLAGS] + ["joint_vocab", "resume", "detect_anomaly", "progress"]:
+    for field in [f for _, f, _, _ in FLAGS] + ["joint_vocab", "resume", "detect_anomaly", "progress", "distributed"]:
         value = getattr(args, field, None)
         if value is not None:
             options[field] = value
-    if options.get("clip_norm") == 0:
-        options["clip_norm"] = None
+    for off_by_zero in ("clip_norm", "time_budget"):  # 0 switches these off
+        if options.get(off_by_zero) == 0:
+            options[off_by_zero] = None
     if options.get("src_train") or options.get("train_tsv"):
         options.setdefault("task", None)
     return TrainConfig.from_dict(options).validate()
 
 
 def run(args) -> int:
-    from ..training.trainer import Trainer  # noqa: PLC0415
+    from ..distributed import init_world  # noqa: PLC0415
 
     config = build_config(args)
-    Trainer(config).run()
+    # one process unless an MPI launcher started several (or --distributed asks for MPI)
+    world = init_world(required=config.distributed, timeout=config.collective_timeout)
+    if world.size == 1 and not config.distributed:
+        from ..training.trainer import Trainer  # noqa: PLC0415
+
+        Trainer(config).run()
+    else:
+        from ..distributed.trainer import DistributedTrainer  # noqa: PLC0415
+
+        DistributedTrainer(config, world).run()
     return 0

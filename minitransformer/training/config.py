@@ -68,6 +68,7 @@ class TrainConfig:
     decode_max_len: int = 64
     # --- run
     backend: str | None = None           # None: the current backend (MINITRANSFORMER_BACKEND)
+    dtype: str = "float32"               # float64 for exact comparisons (tests); never faster
     seed: int = 0
     out: str = "runs/latest"
     resume: bool = False
@@ -75,6 +76,9 @@ class TrainConfig:
     on_nonfinite: str = "stop"           # or "skip": drop that update and go on
     progress: bool = True
     log_every: int = 10
+    # --- data-parallel training over MPI (docs/distributed.md); an mpirun launch is detected anyway
+    distributed: bool = False            # require MPI: fail clearly if mpi4py is missing
+    collective_timeout: float = 300.0    # seconds a collective may wait before the job is aborted
     extra: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ I/O
@@ -145,6 +149,8 @@ class TrainConfig:
         need(self.beam >= 1, f"--beam must be >= 1, got {self.beam}")
         need(self.vocab_size >= 8, f"--vocab-size must be >= 8, got {self.vocab_size}")
         need(self.backend in (None, "numpy", "cupy"), f"--backend must be numpy or cupy, got {self.backend!r}")
+        need(self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}")
+        need(self.collective_timeout > 0, f"--collective-timeout must be positive, got {self.collective_timeout}")
         need(self.on_nonfinite in ("stop", "skip"), "--on-nonfinite must be stop or skip")
         need(any(x is not None for x in (self.epochs, self.max_steps, self.time_budget)),
              "give at least one of --epochs, --max-steps, --time-budget")

@@ -45,6 +45,9 @@ def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothi
                              label_smoothing=label_smoothing, reduction="sum")
         loss_sum += loss.item()
         (loss * (1.0 / total_tokens)).backward()
+        # logits and loss still reach every activation of this micro-batch (through the
+        # ops' inputs): drop them now, or they stay alive during the next forward
+        del logits, loss
     return loss_sum
 
 
@@ -53,20 +56,27 @@ def train_step(model, optimizer, scheduler, micro_batches, *, pad_id=0, label_sm
                gradient_hook=None) -> dict:
     """One optimizer update from K micro-batches; returns the step's numbers.
 
-    ``gradient_hook(params, num_tokens)``, if given, runs between backward and
-    the update (data-parallel training sums gradients across processes there).
+    ``num_tokens`` normalises the loss (default: the micro-batches' own
+    non-pad target tokens; data-parallel training passes the count over all
+    processes).  ``gradient_hook(params, loss_sum) -> loss_sum``, if given,
+    runs between backward and the update with every parameter that requires
+    grad (data-parallel training sums gradients and loss across processes
+    there, and may give a gradient to a parameter that no micro-batch of this
+    process reached).
     """
     model.train()
     tokens = sum(b.num_tgt_tokens for b in micro_batches) if num_tokens is None else num_tokens
     loss_sum = accumulate_gradients(model, micro_batches, pad_id=pad_id, label_smoothing=label_smoothing,
                                     backend=backend, num_tokens=tokens)
-    params = [p for p in model.parameters() if p.grad is not None]
     if gradient_hook is not None:
-        loss_sum = gradient_hook(params, loss_sum)
+        loss_sum = gradient_hook([p for p in model.parameters() if p.requires_grad], loss_sum)
+    params = [p for p in model.parameters() if p.grad is not None]
     finite = math.isfinite(loss_sum)
     grad_norm = None
-    if finite and clip_norm:
-        grad_norm = clip_grad_norm_(params, clip_norm)
+    if finite:
+        # the joint gradient norm, also without clipping (max_norm inf clips nothing): a
+        # finite loss can still have an inf or NaN gradient, which would poison every weight
+        grad_norm = clip_grad_norm_(params, clip_norm or math.inf)
         finite = math.isfinite(grad_norm)
     result = {"loss": loss_sum / tokens, "tokens": tokens, "grad_norm": grad_norm, "finite": finite,
               "lr": optimizer.param_groups[0]["lr"]}
@@ -77,7 +87,8 @@ def train_step(model, optimizer, scheduler, micro_batches, *, pad_id=0, label_sm
     optimizer.zero_grad()
     if not finite and on_nonfinite == "stop":
         raise NonFiniteLossError(
-            f"the loss or gradient became NaN or infinite (loss sum {loss_sum}); the update was "
+            f"the loss or gradient became NaN or infinite (loss sum {loss_sum}, gradient norm "
+            f"{grad_norm}); the update was "
             "not applied and the last checkpoint is intact. Lower --lr, check the data, or "
             "rerun with --detect-anomaly to find the op"
         )

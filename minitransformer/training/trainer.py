@@ -50,8 +50,9 @@ class Trainer:
         if c.resume and not resuming:
             self.log(f"--resume: no checkpoint in {self.run_dir} yet; starting a new run")
         _backend.use_backend(c.backend)
+        _backend.set_default_dtype(c.dtype)
         _backend.manual_seed(c.seed)
-        self.data = prepare(c, self.run_dir, reuse_tokenizers=resuming)
+        self.data = self._prepare_data(resuming)
         src_tok, tgt_tok = self.data.src_tok, self.data.tgt_tok
         self.src_ids = src_tok.encode_batch([s for s, _ in self.data.train], add_eos=True)
         self.tgt_ids = tgt_tok.encode_batch([t for _, t in self.data.train])
@@ -69,7 +70,7 @@ class Trainer:
             norm_first=c.norm_first, share_embeddings=c.share_embeddings and c.joint_vocab,
             tie_output=c.tie_output, pad_id=PAD_ID,
         )
-        self.updates_per_epoch = -(-len(self.batches) // c.accum_steps)
+        self.updates_per_epoch = -(-len(self.batches) // self._batches_per_update())
         self.optimizer = build_optimizer(c, self.model.parameters())
         total = c.max_steps or (c.epochs or 1) * self.updates_per_epoch
         self.scheduler = build_scheduler(c, self.optimizer, total)
@@ -80,13 +81,27 @@ class Trainer:
                       "best": None, "best_step": None}
         if resuming:
             self._restore(last)
-            self.metrics.truncate_after(self.state["step"])
             self.log(f"resumed from {last} at update {self.state['step']}")
-        else:
-            if os.path.exists(self.metrics.path):
-                os.remove(self.metrics.path)
-            _write_json(os.path.join(self.run_dir, "config.json"), c.to_dict())
+        self._init_run_files(resuming)
         self._report_setup()
+
+    # Hooks that data-parallel training (minitransformer.distributed) overrides.
+    def _prepare_data(self, resuming: bool):
+        """Pairs and tokenizers (trained and written to the run directory unless resuming)."""
+        return prepare(self.config, self.run_dir, reuse_tokenizers=resuming)
+
+    def _init_run_files(self, resuming: bool) -> None:
+        """Cut the metrics log back to the checkpoint, or start it afresh with config.json."""
+        if resuming:
+            self.metrics.truncate_after(self.state["step"])
+            return
+        if os.path.exists(self.metrics.path):
+            os.remove(self.metrics.path)
+        _write_json(os.path.join(self.run_dir, "config.json"), self.config.to_dict())
+
+    def _batches_per_update(self) -> int:
+        """Micro-batches of the seeded order consumed by one update."""
+        return self.config.accum_steps
 
     def _report_setup(self):
         c = self.config
@@ -95,7 +110,7 @@ class Trainer:
                  f"{self.data.report}")
         self.log(f"model: {self.model.num_parameters():,} parameters; vocab {self.data.src_tok.vocab_size}"
                  f"/{self.data.tgt_tok.vocab_size}; backend {c.backend}")
-        per_update = c.max_tokens * c.accum_steps if c.max_tokens else None
+        per_update = c.max_tokens * self._batches_per_update() if c.max_tokens else None
         self.log(f"batches: {len(self.batches)} per epoch ({tokens:,} tokens with padding), "
                  f"accumulation {c.accum_steps} -> {self.updates_per_epoch} updates per epoch; "
                  f"effective batch up to {per_update:,} tokens" if per_update else "")
@@ -135,13 +150,17 @@ class Trainer:
             return f"reached --max-steps {c.max_steps}"
         if c.epochs is not None and s["epoch"] >= c.epochs:
             return f"reached --epochs {c.epochs}"
-        if c.time_budget is not None and s["elapsed"] + time.perf_counter() - start_time >= c.time_budget:
+        if self._out_of_time(start_time):
             return f"reached --time-budget {c.time_budget:g} s"
         return None
 
+    def _out_of_time(self, start_time) -> bool:
+        c = self.config
+        return c.time_budget is not None and self.state["elapsed"] + time.perf_counter() - start_time >= c.time_budget
+
     def _next_group(self):
         """The next K batches of the seeded order, moving to a new epoch at its end."""
-        s, k = self.state, self.config.accum_steps
+        s, k = self.state, self._batches_per_update()
         order = self.batches.order(s["epoch"])
         group = [self.batches.batches[i] for i in order[s["position"]:s["position"] + k]]
         s["position"] += len(group)
@@ -165,11 +184,7 @@ class Trainer:
                     break
                 group = self._next_group()
                 try:
-                    result = train_step(
-                        self.model, self.optimizer, self.scheduler, group, pad_id=PAD_ID,
-                        label_smoothing=c.label_smoothing, clip_norm=c.clip_norm,
-                        backend=c.backend, on_nonfinite=c.on_nonfinite,
-                    )
+                    result = self._train_step(group)
                 except NonFiniteLossError as exc:
                     progress.close()
                     raise NonFiniteLossError(f"update {self.state['step'] + 1}: {exc}") from None
@@ -203,6 +218,13 @@ class Trainer:
         self._save(LAST)
         self.log(f"stopped after {self.state['step']} updates ({reason})")
         return self._final_report()
+
+    def _train_step(self, group, **extra) -> dict:
+        """One update from ``group``; ``extra`` goes to ``steps.train_step`` (num_tokens, gradient_hook)."""
+        c = self.config
+        return train_step(self.model, self.optimizer, self.scheduler, group, pad_id=PAD_ID,
+                          label_smoothing=c.label_smoothing, clip_norm=c.clip_norm,
+                          backend=c.backend, on_nonfinite=c.on_nonfinite, **extra)
 
     # ------------------------------------------------------------ evaluation
     def _evaluate(self) -> bool:
