@@ -55,8 +55,10 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) * grad into the ``.grad`` of every leaf."""
     order = topological_order(root)
     grads = {id(root): grad}
+    order.reverse()
     with no_grad():  # hooks and user backward code must not grow the graph
-        for node in reversed(order):
+        for i, node in enumerate(order):
+            order[i] = None  # drop our reference: a processed activation can be freed
             g = grads.pop(id(node), None)
             if g is None:
                 continue

@@ -58,9 +58,14 @@ class Context:
         return self.fn.__name__
 
     def release(self) -> None:
-        """Free what forward saved (the graph's memory) after backward."""
+        """Free what forward saved (the graph's memory) after backward.
+
+        The references to the input tensors go too, so that each activation
+        is freed as soon as the backward pass no longer needs it.
+        """
         self.saved_tensors = ()
         self.__dict__.clear()
+        self.inputs = ()
         self.freed = True
 
     def run_backward(self, grad):
