@@ -32,9 +32,20 @@ def load_run(run_dir: str, checkpoint: str = "best.ckpt", backend: str | None = 
     backend = backend or _backend.get_backend()
     _backend.use_backend(backend)
     ck = load(path, backend=backend)
-    model = Transformer.from_config(ck["model_config"])
+    if not (isinstance(ck, dict) and isinstance(ck.get("model_config"), dict) and isinstance(ck.get("model"), dict)):
+        raise ValueError(f"{path} is not a checkpoint written by 'minitransformer train' "
+                         "(no model_config and model entries)")
+    src_tok, tgt_tok = load_tokenizers(run_dir)
+    # a checkpoint copied in from another run: its ids would mean other words, or none
+    config = ck["model_config"]
+    for side, tok in (("src", src_tok), ("tgt", tgt_tok)):
+        if config.get(f"{side}_vocab_size") != tok.vocab_size:
+            raise ValueError(
+                f"{path} was trained with a {side} vocabulary of {config.get(f'{side}_vocab_size')} ids but the "
+                f"tokenizer in {run_dir} has {tok.vocab_size}: the checkpoint and the tokenizer come from different runs"
+            )
+    model = Transformer.from_config(config)
     model.to(backend)
     model.load_state_dict(ck["model"])
     model.eval()
-    src_tok, tgt_tok = load_tokenizers(run_dir)
     return LoadedRun(model, src_tok, tgt_tok, backend)

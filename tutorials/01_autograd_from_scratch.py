@@ -1,9 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
+#     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -57,12 +60,13 @@ mt.manual_seed(0)
 
 
 def save(fig, name):
-    """Write the figure to OUT/<name>.png; show it inline in a notebook."""
-    fig.savefig(OUT / f"{name}.png", dpi=100, bbox_inches="tight")
-    if "ipykernel" in sys.modules:
-        plt.show()
-    else:
-        plt.close(fig)
+    """Write the figure to OUT/<name>.png; in a notebook, show that PNG inline."""
+    path = OUT / f"{name}.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    if "ipykernel" in sys.modules:  # the file, not the figure: works whatever the backend
+        from IPython.display import Image, display
+        display(Image(filename=str(path)))
 
 
 # %% [markdown]

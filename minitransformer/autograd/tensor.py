@@ -223,7 +223,7 @@ def _to_array(data, dtype, backend):
     """Convert data to a backend array: floats get the default float dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    name = backend or (_backend.backend_of(data) if _is_array(data) else _backend.get_backend())
+    name = backend or _backend.get_backend()
     xp = _backend.array_module(name)
     if _is_array(data) and _backend.backend_of(data) != name:
         data = xp.asarray(data) if name == "cupy" else data.get()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Tensor
 from ..autograd.tensor import _to_array
+from ..backend import backend_of
 
 
 class Parameter(Tensor):
@@ -13,7 +14,10 @@ class Parameter(Tensor):
     """
 
     def __init__(self, data, requires_grad: bool = True):
-        super().__init__(_to_array(data, None, None), requires_grad=requires_grad)
+        source = data.data if isinstance(data, Tensor) else data
+        # an array stays on its own backend; lists and numbers go to the current one
+        backend = backend_of(source) if hasattr(source, "shape") else None
+        super().__init__(_to_array(data, None, backend), requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

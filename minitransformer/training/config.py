@@ -8,8 +8,11 @@ is spent.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
+
+from ..data.tasks import TASKS
 
 OPTIMIZERS = ("adam", "adamw", "lamb", "sgd", "adagrad", "rmsprop")
 SCHEDULES = ("noam", "inverse-sqrt", "cosine", "linear", "constant")
@@ -129,6 +132,16 @@ class TrainConfig:
         files = (self.src_train, self.tgt_train)
         need(all(files) or not any(files), "--src-train and --tgt-train go together")
         need(bool(self.src_valid) == bool(self.tgt_valid), "--src-valid and --tgt-valid go together")
+        # validation files are read only with training files of the same kind: refuse, not ignore
+        need(not (self.train_tsv and self.src_train),
+             "give the training data as --train-tsv or as --src-train/--tgt-train, not both")
+        need(not self.src_valid or self.src_train, "--src-valid/--tgt-valid need --src-train/--tgt-train")
+        need(not self.valid_tsv or self.train_tsv, "--valid-tsv needs --train-tsv")
+        need(self.uses_files or self.task in TASKS,
+             f"--task must be one of {', '.join(TASKS)} (or give training files), got {self.task!r}")
+        need(self.task_size >= 1 and self.max_len >= 1, "--task-size and --max-len must be positive")
+        need(self.tokenizer_type in ("bpe", "unigram"),
+             f"--tokenizer-type must be bpe or unigram, got {self.tokenizer_type!r}")
         need(self.accum_steps >= 1, f"--accum-steps must be >= 1, got {self.accum_steps}")
         need(self.max_tokens is None or self.max_tokens >= 1, f"--max-tokens must be >= 1, got {self.max_tokens}")
         need(self.d_model >= 1 and self.heads >= 1, "--d-model and --heads must be positive")
@@ -137,7 +150,8 @@ class TrainConfig:
         need(self.layers >= 1 and self.d_ff >= 1, "--layers and --d-ff must be positive")
         need(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}")
         need(0.0 <= self.label_smoothing < 1.0, f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        need(self.lr > 0, f"--lr must be positive, got {self.lr}")
+        need(self.lr > 0 and math.isfinite(self.lr), f"--lr must be positive and finite, got {self.lr}")
+        need(self.weight_decay >= 0, f"--weight-decay must be >= 0, got {self.weight_decay}")
         need(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         need(self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         need(self.warmup >= 0, f"--warmup must be >= 0, got {self.warmup}")
@@ -148,6 +162,9 @@ class TrainConfig:
         need(self.early_stop_metric in ("valid_loss", "bleu"), "--early-stop-metric must be valid_loss or bleu")
         need(self.beam >= 1, f"--beam must be >= 1, got {self.beam}")
         need(self.vocab_size >= 8, f"--vocab-size must be >= 8, got {self.vocab_size}")
+        need(self.save_every is None or self.save_every >= 1, f"--save-every must be >= 1, got {self.save_every}")
+        need(self.eval_sentences >= 0, f"--eval-sentences must be >= 0, got {self.eval_sentences}")
+        need(self.decode_max_len >= 1, f"decode_max_len must be >= 1, got {self.decode_max_len}")
         need(self.backend in (None, "numpy", "cupy"), f"--backend must be numpy or cupy, got {self.backend!r}")
         need(self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}")
         need(self.collective_timeout > 0, f"--collective-timeout must be positive, got {self.collective_timeout}")

@@ -1,4 +1,4 @@
-"""Plots (matplotlib, "Agg" backend: no screen needed).
+"""Plots (matplotlib; the file-only "Agg" backend outside notebooks).
 
 The names are loaded lazily: ``import minitransformer.viz`` costs nothing, and
 matplotlib is imported only when a plot is actually drawn.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..autograd import zeros
 from ..optim import SGD
+from ._pyplot import pyplot
 
 
 def lr_schedule_values(scheduler_factory, steps: int, lr: float = 1.0) -> list:
@@ -57,10 +58,7 @@ def plot_lr_schedule(scheduler_factory, steps: int, path=None, ax=None, label=No
         ``(lrs, figure)``: the values plotted and the matplotlib Figure.
     """
     lrs = lr_schedule_values(scheduler_factory, steps, lr=lr)
-    import matplotlib  # noqa: PLC0415  (imported only when a plot is drawn)
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -12,12 +12,9 @@ import os
 
 
 def _pyplot():
-    import matplotlib  # noqa: PLC0415
+    from ._pyplot import pyplot  # noqa: PLC0415
 
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt
+    return pyplot()
 
 
 def read_metrics(run_dir: str) -> tuple:
