@@ -166,8 +166,10 @@ def make_task(
         if src not in seen:
             seen.add(src)
             pairs.append((src, tgt))
-    # Held-out splits are drawn first, so growing n_train later leaves the
-    # test set of a given seed unchanged.
+    # Shuffle before splitting: rare sources (the few one-digit numbers, say)
+    # are drawn early, and the splits must share one distribution, not give
+    # the held-out sets all the rare cases.
+    rng.shuffle(pairs)
     return {
         "train": pairs[n_test + n_valid:],
         "valid": pairs[n_test:n_test + n_valid],
