@@ -49,3 +49,10 @@ def load_run(run_dir: str, checkpoint: str = "best.ckpt", backend: str | None = 
     model.load_state_dict(ck["model"])
     model.eval()
     return LoadedRun(model, src_tok, tgt_tok, backend)
+
+
+def check_max_len(model: Transformer, max_len: int) -> None:
+    """Refuse a translation length beyond the model's positional encoding, before decoding starts."""
+    limit = model.get_config()["max_len"]
+    if max_len > limit:
+        raise ValueError(f"--max-len {max_len} is longer than the model's {limit} positions (its max_len)")

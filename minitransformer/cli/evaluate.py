@@ -20,11 +20,14 @@ def add_parser(subparsers):
 
 def run(args) -> int:
     from ..data import load_parallel  # noqa: PLC0415
-    from ..inference import load_run  # noqa: PLC0415
+    from ..inference import check_max_len, load_run  # noqa: PLC0415
     from ..training.evaluation import translate_pairs, translation_scores  # noqa: PLC0415
 
+    if args.beam < 1 or args.batch_size < 1 or args.max_len < 1:
+        raise ValueError("--beam, --batch-size and --max-len must be positive")
     pairs = load_parallel(args.src, args.ref)
     run_ = load_run(args.run, checkpoint=args.checkpoint, backend=args.backend)
+    check_max_len(run_.model, args.max_len)
     hyps = translate_pairs(run_.model, run_.src_tok, run_.tgt_tok, [s for s, _ in pairs], beam=args.beam,
                            max_len=args.max_len, batch_size=args.batch_size, backend=run_.backend)
     scores = translation_scores(hyps, [t for _, t in pairs])

@@ -53,8 +53,7 @@ def run(args) -> int:
     )
 
     if args.action is None:
-        args._parser.print_help(sys.stderr)
-        return 2
+        raise ValueError("choose an action: list, make OUT_DIR or check [OUT_DIR] (see --help)")
     if args.action == "list":
         for ex in EXERCISES:
             print(f"{ex.number:>2}. {ex.title} ({', '.join(ex.class_names)})")

@@ -35,12 +35,13 @@ def read_sentences(args) -> list:
 
 
 def run(args) -> int:
-    from ..inference import load_run  # noqa: PLC0415
+    from ..inference import check_max_len, load_run  # noqa: PLC0415
     from ..training.evaluation import translate_pairs  # noqa: PLC0415
 
     if args.beam < 1 or args.batch_size < 1 or args.max_len < 1:
         raise ValueError("--beam, --batch-size and --max-len must be positive")
     run_ = load_run(args.run, checkpoint=args.checkpoint, backend=args.backend)
+    check_max_len(run_.model, args.max_len)
     sentences = read_sentences(args)
     outputs = translate_pairs(run_.model, run_.src_tok, run_.tgt_tok, sentences, beam=args.beam,
                               max_len=args.max_len, batch_size=args.batch_size, backend=run_.backend)

@@ -45,8 +45,8 @@ def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothi
                              label_smoothing=label_smoothing, reduction="sum")
         loss_sum += loss.item()
         (loss * (1.0 / total_tokens)).backward()
-        # logits and loss still reach every activation of this micro-batch (through the
-        # ops' inputs): drop them now, or they stay alive during the next forward
+        # drop this micro-batch's logits (B, T, vocab), often its largest array, now:
+        # otherwise they stay alive during the next micro-batch's forward
         del logits, loss
     return loss_sum
 
