@@ -105,10 +105,22 @@ class Context:
         return grads
 
 
+_ENGINE_DIRS = tuple(os.path.join(_PACKAGE_DIR, d) for d in ("autograd", "ops", "functional"))
+
+
 def _user_origin() -> str:
-    """'file:line' of the innermost stack frame outside this package."""
-    for frame in reversed(traceback.extract_stack()):
+    """'file:line' of the code that created the op.
+
+    The innermost frame outside this package (the user's script); when the
+    whole stack is inside it (the trainer), the innermost frame outside the
+    engine itself, which names the layer.
+    """
+    stack = [f for f in reversed(traceback.extract_stack()) if not f.filename.startswith("<")]
+    for frame in stack:
         if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno}"
+    for frame in stack:
+        if not os.path.abspath(frame.filename).startswith(_ENGINE_DIRS):
             return f"{frame.filename}:{frame.lineno}"
     return "<unknown>"
 

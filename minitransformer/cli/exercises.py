@@ -14,7 +14,6 @@ and exits 0 only if every exercise checked passes (1 otherwise).
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def _positive_int(text: str) -> int:

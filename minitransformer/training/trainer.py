@@ -13,6 +13,7 @@ so ``--resume`` after a crash gives bit-identical parameters on the CPU.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import time
@@ -80,6 +81,9 @@ class Trainer:
         self.state = {"step": 0, "epoch": 0, "position": 0, "elapsed": 0.0, "tokens": 0,
                       "best": None, "best_step": None}
         if resuming:
+            # a temporary file left by a write that was killed is never a checkpoint
+            for leftover in glob.glob(os.path.join(self.run_dir, ".*.ckpt.*.tmp")):
+                os.remove(leftover)
             self._restore(last)
             self.log(f"resumed from {last} at update {self.state['step']}")
         self._init_run_files(resuming)
