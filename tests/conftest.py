@@ -5,9 +5,16 @@ backend-parametrized tests on CuPy; without a GPU those cases skip with the
 reason.  The 'ci' Hypothesis profile is derandomized so CI cannot flake.
 """
 import os
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Code shared by test files lives in tests/helpers/ and is imported as ``helpers``
+# (``from helpers.compare import assert_same``): --import-mode=importlib puts no
+# test folder on sys.path, so this puts tests/ there, first.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=25, deadline=None,

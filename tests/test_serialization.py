@@ -5,7 +5,6 @@ each test names exactly one thing wrong with the file.
 """
 import io
 import json
-import math
 import os
 import pickle
 import zipfile
@@ -20,33 +19,10 @@ from minitransformer import serialization
 from minitransformer.nn import Module, Parameter
 from minitransformer.serialization import FORMAT_NAME, FORMAT_VERSION, CheckpointError, load, save
 
+from helpers.compare import assert_same
+
 
 # ---------------------------------------------------------------- helpers
-def assert_same(a, b, where="obj"):
-    """Recursive exact equality that also checks types, dtypes and shapes."""
-    assert type(a) is type(b), f"{where}: {type(a)} vs {type(b)}"
-    if isinstance(a, mt.Tensor):
-        assert a.requires_grad == b.requires_grad, where
-        a, b = a.numpy(), b.numpy()
-    if isinstance(a, (np.ndarray, np.generic)):
-        assert a.dtype == b.dtype and np.shape(a) == np.shape(b), f"{where}: {a.dtype} vs {b.dtype}"
-        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), where
-    elif isinstance(a, dict):
-        assert list(a.keys()) == list(b.keys()), where
-        for k in a:
-            assert_same(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and math.isnan(a):
-        assert math.isnan(b), where
-    elif isinstance(a, float):
-        assert a == b and math.copysign(1, a) == math.copysign(1, b), where
-    else:
-        assert a == b, where
-
-
 def npy_bytes(arr, allow_pickle=False):
     buf = io.BytesIO()
     npy_format.write_array(buf, arr, allow_pickle=allow_pickle)

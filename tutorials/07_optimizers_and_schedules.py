@@ -30,16 +30,10 @@
 # then per update `zero_grad()`, `loss.backward()`, `step()`.
 
 # %%
-import os
 import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
-
-if "ipykernel" not in sys.modules:  # a script or CI: draw into files, no window
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 try:
     HERE = Path(__file__).resolve().parent  # run as a script
@@ -51,22 +45,12 @@ import minitransformer as mt
 import minitransformer.functional as F
 from minitransformer import nn, optim
 from minitransformer.optim import lr_scheduler
+from minitransformer.viz.notebook import pyplot, setup_tutorial
 
-FAST = os.environ.get("MINITRANSFORMER_TUTORIAL_FAST") == "1"
-OUT = Path(os.environ.get("MINITRANSFORMER_TUTORIAL_OUT", HERE / "_output")) / "07_optimizers"
-OUT.mkdir(parents=True, exist_ok=True)
-mt.manual_seed(0)
+tutorial = setup_tutorial("07_optimizers", here=HERE)  # the FAST switch, the output folder, seed 0
+FAST, OUT, save = tutorial.fast, tutorial.out, tutorial.save
+plt = pyplot()  # matplotlib; outside Jupyter it draws into files, no window
 rng = np.random.default_rng(0)
-
-
-def save(fig, name):
-    """Write the figure to OUT/<name>.png; in a notebook, show that PNG inline."""
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    if "ipykernel" in sys.modules:  # the file, not the figure: works whatever the backend
-        from IPython.display import Image, display
-        display(Image(filename=str(path)))
 
 
 # %% [markdown]

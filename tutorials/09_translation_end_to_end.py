@@ -40,12 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
 import numpy as np
-
-if "ipykernel" not in sys.modules:  # a script or CI: draw into files, no window
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 try:
     HERE = Path(__file__).resolve().parent  # run as a script
@@ -53,27 +48,15 @@ except NameError:
     HERE = Path.cwd()  # in Jupyter: the notebook's folder
 if (HERE.parent / "minitransformer").is_dir():  # inside a checkout: use its package
     sys.path.insert(0, str(HERE.parent))
-import minitransformer as mt
 from minitransformer.decoding import beam_search, greedy_decode, pad_batch
 from minitransformer.training.config import TrainConfig
 from minitransformer.training.evaluation import translate_pairs, translation_scores
 from minitransformer.training.trainer import Trainer
+from minitransformer.viz.notebook import pyplot, setup_tutorial
 
-FAST = os.environ.get("MINITRANSFORMER_TUTORIAL_FAST") == "1"
-OUT = Path(os.environ.get("MINITRANSFORMER_TUTORIAL_OUT", HERE / "_output")) / "09_translation"
-OUT.mkdir(parents=True, exist_ok=True)
-mt.manual_seed(0)
-
-
-def save(fig, name):
-    """Write the figure to OUT/<name>.png; in a notebook, show that PNG inline."""
-    path = OUT / f"{name}.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    if "ipykernel" in sys.modules:  # the file, not the figure: works whatever the backend
-        from IPython.display import Image, display
-        display(Image(filename=str(path)))
-
+tutorial = setup_tutorial("09_translation", here=HERE)  # the FAST switch, the output folder, seed 0
+FAST, OUT, save = tutorial.fast, tutorial.out, tutorial.save
+plt = pyplot()  # matplotlib; outside Jupyter it draws into files, no window
 
 # %% [markdown]
 # ## 1. Train
@@ -248,9 +231,7 @@ print(sentence, "->", translate_pairs(model, src_tok, tgt_tok, [sentence], max_l
 paths = attention_maps(model, (src_tok, tgt_tok), sentence, str(OUT))
 for path in paths:  # the PNG files attention_maps wrote
     print("wrote", path)
-    if "ipykernel" in sys.modules:
-        from IPython.display import Image, display
-        display(Image(filename=path))
+    tutorial.show(path)  # inline in Jupyter
 assert len(paths) == 2 and all(Path(p).exists() for p in paths)
 
 # %% [markdown]

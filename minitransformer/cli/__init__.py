@@ -45,6 +45,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type=`` for counts: an integer of at least 1, else a usage error."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _unavailable(name: str, exc: ImportError):
     """A stand-in run() for a command whose module cannot be imported here."""
     def run(args) -> int:

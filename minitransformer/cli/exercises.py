@@ -13,14 +13,7 @@ and exits 0 only if every exercise checked passes (1 otherwise).
 """
 from __future__ import annotations
 
-import argparse
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from . import positive_int
 
 
 def add_parser(subparsers):
@@ -36,7 +29,7 @@ def add_parser(subparsers):
                        help="folder written by 'make' and edited; omit it to check the reference")
     check.add_argument("--exercise", "-e", type=int, action="append", metavar="N",
                        help="check only exercise N (repeatable; default: all)")
-    check.add_argument("--examples", type=_positive_int, default=10, metavar="K",
+    check.add_argument("--examples", type=positive_int, default=10, metavar="K",
                        help="random cases per check (default 10)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
     check.add_argument("--cases", choices=("auto", "hypothesis", "numpy"), default="auto",

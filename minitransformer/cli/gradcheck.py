@@ -9,17 +9,11 @@ FAIL -- and exits 1 if any op fails.  The cases of an op depend only on
 """
 from __future__ import annotations
 
-import argparse
 import difflib
 import zlib
 from dataclasses import dataclass, field
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from . import positive_int
 
 
 def add_parser(subparsers):
@@ -28,7 +22,7 @@ def add_parser(subparsers):
     p.add_argument("ops", nargs="*", metavar="OP",
                    help="ops to check, by name (e.g. Mul MatMul); default: every registered op")
     p.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
-    p.add_argument("--trials", type=_positive_int, default=3, help="random cases per op (default 3)")
+    p.add_argument("--trials", type=positive_int, default=3, help="random cases per op (default 3)")
     return p
 
 

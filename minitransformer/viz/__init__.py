@@ -5,6 +5,7 @@ matplotlib is imported only when a plot is actually drawn.
 
     schedules.py   plot_lr_schedule, lr_schedule_values   a scheduler's lr curve
     training.py    plot_run, plot_curves, plot_attention  a training run's plots
+    notebook.py    setup_tutorial, pyplot                 the tutorials' setup cell
 """
 from __future__ import annotations
 

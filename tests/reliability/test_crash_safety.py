@@ -7,25 +7,17 @@ that was never interrupted; no checkpoint file is ever half-written, because
 checkpoints are written to a temporary file and renamed into place.  And two
 runs with the same seed write the same metrics log.
 """
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 import minitransformer as mt
 
-ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--task-size", "300", "--d-model", "16", "--heads", "2", "--layers", "1", "--d-ff", "32",
-        "--max-steps", "12", "--eval-every", "6", "--eval-sentences", "10", "--time-budget", "60",
-        "--no-progress", "--save-every", "1"]
-TIMING = {"tokens_per_s", "elapsed"}
+from helpers.compare import assert_same
+from helpers.training_runs import kill_at, last_update, metrics
+from helpers.training_runs import train as train_run
+
+SAVE_EVERY = 1                 # a checkpoint after every update: many moments to be killed in
 
 # The same command with every array written into a checkpoint followed by 1 ms
 # of sleep: a checkpoint write (130 arrays) then takes long enough for a kill
@@ -43,51 +35,12 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def env():
-    return dict(os.environ, PYTHONPATH=str(ROOT), MINITRANSFORMER_BACKEND="numpy")
-
-
-def train(out, *extra):
-    result = subprocess.run([sys.executable, "-m", "minitransformer", "train", *TINY, "--out", str(out), *extra],
-                            capture_output=True, text=True, env=env(), timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def last_update(run):
-    """The highest update in a possibly half-written metrics log."""
-    best = 0
-    try:
-        lines = (run / "metrics.jsonl").read_text().splitlines()
-    except FileNotFoundError:
-        return 0
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        best = max(best, record.get("step", 0) if "loss" in record else 0)
-    return best
+def train(run, *extra):
+    return train_run(run, *extra, save_every=SAVE_EVERY)
 
 
 def writing_checkpoint(run):
     return any(p.name.endswith(".tmp") and ".ckpt." in p.name for p in run.iterdir())
-
-
-def kill_at(launcher, run, update, mid_write, delay, extra=()):
-    """Start a slowed run; once it has logged ``update`` (and, if ``mid_write``, while a
-    checkpoint is being written), wait ``delay`` seconds and SIGKILL it."""
-    proc = subprocess.Popen([sys.executable, str(launcher), "train", *TINY, "--out", str(run), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
-    deadline = time.monotonic() + 90
-    while last_update(run) < update or (mid_write and not writing_checkpoint(run)):
-        assert proc.poll() is None, f"the run ended before it could be killed at update {update}"
-        assert time.monotonic() < deadline, "the run did not get there in 90 s"
-        time.sleep(0.001)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
 
 
 def check_every_checkpoint_loads(run):
@@ -97,33 +50,10 @@ def check_every_checkpoint_loads(run):
     return names
 
 
-def state(run):
-    ck = mt.load(run / "last.ckpt", backend="numpy")
-    ck["config"] = {k: v for k, v in ck["config"].items() if k not in ("out", "resume")}
-    ck["trainer"].pop("elapsed")
-    return ck
-
-
-def assert_identical(a, b, where="checkpoint"):
-    if isinstance(a, mt.Tensor):
-        a, b = a.numpy(), b.numpy()
-    if isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and np.array_equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            assert_identical(a[k], b[k], f"{where}[{k!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_identical(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
-
-
-def metrics(run):
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+def assert_same_state(a, b):
+    """The last checkpoints of two runs, bit for bit, apart from their paths and timings."""
+    assert_same(mt.load(a / "last.ckpt", backend="numpy"), mt.load(b / "last.ckpt", backend="numpy"),
+                "checkpoint", ignore=("out", "resume", "elapsed"))
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +74,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(un
     for i, mid_write in enumerate(plan):
         # past every update logged so far (a resumed run first cuts the log back to its checkpoint)
         update = min(last_update(run) + rng.randint(1, 3), 11)
-        kill_at(launcher, run, update, mid_write, delay=rng.uniform(0, 0.004 if mid_write else 0.1),
-                extra=["--resume"] if i else [])
+        kill_at(launcher, run, update, *(["--resume"] if i else []), save_every=SAVE_EVERY,
+                until=lambda: not mid_write or writing_checkpoint(run),
+                delay=rng.uniform(0, 0.004 if mid_write else 0.1))
         if mid_write:
             assert writing_checkpoint(run)                # the kill left a half-written temp file behind...
         names = check_every_checkpoint_loads(run)         # ...but every *.ckpt is whole
@@ -155,7 +86,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(un
     result = train(run, "--resume")
     assert (f"at update {reached}" if reached else "starting a new run") in result.stdout
     check_every_checkpoint_loads(run)
-    assert_identical(state(run), state(uninterrupted))    # weights, optimizer, schedule, rng, data position
+    assert_same_state(run, uninterrupted)                 # weights, optimizer, schedule, rng, data position
     assert metrics(run) == metrics(uninterrupted)
 
 
@@ -163,6 +94,6 @@ def test_the_same_seed_gives_the_same_metrics_log(uninterrupted, tmp_path):
     train(tmp_path / "again")
     assert metrics(tmp_path / "again") == metrics(uninterrupted)
     assert len(metrics(uninterrupted)) == 12 + 2                    # 12 updates, 2 evaluations
-    assert_identical(state(tmp_path / "again"), state(uninterrupted))
+    assert_same_state(tmp_path / "again", uninterrupted)
     train(tmp_path / "other", "--seed", "1")                        # the comparison can fail
     assert metrics(tmp_path / "other")[0]["loss"] != metrics(uninterrupted)[0]["loss"]
