@@ -133,14 +133,19 @@ def child_env(threads: int) -> dict:
 
 
 def limit_threads(threads: int) -> str:
-    """Limit and report the BLAS/OpenMP pools (threadpoolctl when installed; else the env vars)."""
+    """Prepare a child: limit and report the BLAS/OpenMP pools (threadpoolctl when
+    installed; else the env vars), and give both engines the same allocator setting
+    (``minitransformer`` keeps freed memory for reuse, as its command does)."""
+    from minitransformer.memory import reuse_freed_memory
+
+    heap = ", malloc reuses freed memory" if reuse_freed_memory() else ""
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
     except ImportError:
-        return f"env {THREAD_VARS[1]}={os.environ.get(THREAD_VARS[1], 'unset')} (threadpoolctl not installed)"
+        return f"env {THREAD_VARS[1]}={os.environ.get(THREAD_VARS[1], 'unset')} (threadpoolctl not installed){heap}"
     limit_threads.keep = threadpool_limits(limits=threads)   # keep the limiter alive
     pools = {f"{p['internal_api']}": p["num_threads"] for p in threadpool_info()}
-    return "threadpoolctl " + ", ".join(f"{k}={v}" for k, v in sorted(pools.items()))
+    return "threadpoolctl " + ", ".join(f"{k}={v}" for k, v in sorted(pools.items())) + heap
 
 
 def rss_now_mb() -> float:

@@ -28,6 +28,7 @@ from .. import __version__
 from ..autograd import AnomalyError, GraphError
 from ..backend import BackendError
 from ..gradcheck import GradcheckError
+from ..memory import reuse_freed_memory
 from ..nn.module import StateDictError
 
 # subcommand modules of minitransformer.cli, in the order --help lists them
@@ -88,6 +89,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    # the command owns its process: keep freed memory for the next step's arrays
+    reuse_freed_memory()
     try:
         return int(args._run(args) or 0)
     except USER_ERRORS as exc:
