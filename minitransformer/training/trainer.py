@@ -32,6 +32,8 @@ from .optimizers import build_optimizer, build_scheduler
 from .steps import NonFiniteLossError, train_step
 
 LAST, BEST = "last.ckpt", "best.ckpt"
+# with --on-nonfinite skip: a run whose updates keep failing has diverged for good
+MAX_SKIPS_IN_A_ROW = 50
 
 
 class Trainer:
@@ -202,6 +204,14 @@ class Trainer:
                           "tokens_per_s": tok_s, "skipped": not result["finite"],
                           "elapsed": self.state["elapsed"] + now - start}
                 self.metrics.write(record)
+                self.state["skips_in_a_row"] = 0 if result["finite"] else self.state.get("skips_in_a_row", 0) + 1
+                if self.state["skips_in_a_row"] >= MAX_SKIPS_IN_A_ROW:
+                    progress.close()
+                    raise NonFiniteLossError(
+                        f"update {self.state['step']}: {MAX_SKIPS_IN_A_ROW} updates in a row had a NaN or "
+                        "infinite loss or gradient and were skipped: training has diverged. Lower --lr, "
+                        "or rerun with --detect-anomaly to find the op; the last checkpoint is intact"
+                    )
                 progress.update(1)
                 progress.set_postfix(loss=f"{result['loss']:.3f}", lr=f"{result['lr']:.2e}", tok_s=f"{tok_s:,.0f}")
                 if self.state["step"] % 20 == 0:

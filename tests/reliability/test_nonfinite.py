@@ -180,6 +180,18 @@ def test_on_nonfinite_skip_drops_the_bad_updates_and_goes_on(tmp_path, capsys):
         assert np.array_equal(final[k], after_one[k]), k
 
 
+def test_skipping_gives_up_when_every_update_fails(tmp_path, capsys, monkeypatch):
+    from minitransformer.training import trainer
+
+    monkeypatch.setattr(trainer, "MAX_SKIPS_IN_A_ROW", 3)
+    status = main(["train", *TINY, *EXPLODE, "--on-nonfinite", "skip", "--out", str(tmp_path / "skip")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1, err
+    assert "3 updates in a row" in err and "diverged" in err, err
+    # update 1 was good, 2-4 were skipped: it stopped there, not at the end
+    assert [r["step"] for r in records(tmp_path / "skip") if "loss" in r] == [1, 2, 3, 4]
+
+
 def test_the_detect_anomaly_flag_is_accepted_and_names_the_op(tmp_path, capsys):
     assert main(["train", *TINY, "--max-steps", "2", "--detect-anomaly", "--out", str(tmp_path / "ok")]) == 0
     assert json.loads((tmp_path / "ok" / "config.json").read_text())["detect_anomaly"] is True
