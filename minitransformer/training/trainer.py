@@ -88,6 +88,7 @@ class Trainer:
                 os.remove(leftover)
             self._restore(last)
             self.log(f"resumed from {last} at update {self.state['step']}")
+            self._report_changed_options()
         self._init_run_files(resuming)
         self._report_setup()
 
@@ -108,6 +109,20 @@ class Trainer:
     def _batches_per_update(self) -> int:
         """Micro-batches of the seeded order consumed by one update."""
         return self.config.accum_steps
+
+    def _report_changed_options(self):
+        """Say which options of a resumed run differ from those it was started with."""
+        path = os.path.join(self.run_dir, "config.json")
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            before = json.load(f)
+        now = self.config.to_dict()
+        changed = [f"{k} {before[k]!r} -> {now[k]!r}" for k in sorted(now)
+                   if k in before and before[k] != now[k] and k != "resume"]
+        if changed:
+            self.log("resume: options changed since the run started (the model, optimizer and "
+                     "schedule state continue from the checkpoint): " + "; ".join(changed))
 
     def _report_setup(self):
         c = self.config
