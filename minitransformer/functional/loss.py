@@ -104,7 +104,11 @@ def cross_entropy(logits: Tensor, targets, ignore_index: int | None = None,
         t = targets.data
         valid = t if ignore_index is None else t[t != ignore_index]
         if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
-            raise IndexError(f"cross_entropy: target ids must be in 0..{num_classes - 1}")
+            bad = valid[(valid < 0) | (valid >= num_classes)].ravel()
+            raise IndexError(
+                f"cross_entropy: target id {int(bad[0])} is out of range for logits with {num_classes} "
+                f"classes (valid ids are 0..{num_classes - 1}; {bad.size} target(s) out of range)"
+            )
     return CrossEntropyFunction.apply(
         logits, targets, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction
     )

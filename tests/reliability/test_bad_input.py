@@ -270,3 +270,14 @@ def test_impossible_train_options_fail_in_one_line_before_any_work(name, tmp_pat
     assert captured.out == "" and captured.err.count("\n") == 1, captured.err
     assert captured.err.startswith("minitransformer train: error: ") and message in captured.err, captured.err
     assert not out.exists()                    # refused before creating the run, training a tokenizer...
+
+
+def test_cross_entropy_target_out_of_range_names_the_id():
+    import minitransformer.functional as F
+
+    logits = mt.randn(3, 5, requires_grad=True)
+    for bad in (7, -2):
+        with pytest.raises(IndexError, match=rf"target id {bad} is out of range for logits with 5 classes"):
+            F.cross_entropy(logits, mt.tensor([1, bad, 0]))
+    # an ignored position may hold anything
+    assert F.cross_entropy(logits, mt.tensor([1, -100, 0]), ignore_index=-100).item() > 0
