@@ -126,11 +126,8 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
         lengths = numpy.take_along_axis(lengths, origin, axis=1) + ~was_finished
         finished = was_finished | (token == eos_id)
         rows = xp.asarray((numpy.arange(batch)[:, None] * beam + origin).reshape(-1))
-        # hypotheses only move within their sentence, whose cross-attention keys and
-        # values (from the same source) are identical: reorder the self-attention only
-        for layer_cache in cache["layers"]:
-            if "self_attn" in layer_cache:
-                model.reorder_cache(layer_cache["self_attn"], rows)
+        # hypotheses only move within their own sentence
+        model.reorder_cache(cache, rows, within_sources=True)
         if finished.all():
             break
         last = xp.asarray(token.reshape(-1, 1))

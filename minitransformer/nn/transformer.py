@@ -212,8 +212,19 @@ class Transformer(ConfigMixin, Module):
         return self.generator(h)
 
     @staticmethod
-    def reorder_cache(cache: dict, indices) -> dict:
-        """Keep batch rows ``indices`` of every cached key/value (beam search), in place."""
+    def reorder_cache(cache: dict, indices, within_sources: bool = False) -> dict:
+        """Keep batch rows ``indices`` of every cached key/value (beam search), in place.
+
+        ``within_sources=True`` promises that every row moves only among rows of
+        the same source sentence (hypotheses of one beam): their cross-attention
+        keys and values, projected from that one source, are then identical, and
+        only the self-attention caches need reordering.
+        """
+        if within_sources:
+            for layer in cache["layers"]:
+                if "self_attn" in layer:
+                    reorder_cache(layer["self_attn"], indices)
+            return cache
         return reorder_cache(cache, indices)
 
     def extra_repr(self) -> str:

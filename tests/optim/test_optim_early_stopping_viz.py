@@ -1,7 +1,10 @@
 """EarlyStopping, and the lr-schedule plots."""
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,14 +95,18 @@ def test_lr_schedule_values_without_matplotlib():
 
 
 def test_viz_import_is_lazy():
-    import minitransformer.viz  # noqa: F401
-
-    if "matplotlib.pyplot" in sys.modules:
-        pytest.skip("another test already imported matplotlib")
-    from minitransformer.viz import lr_schedule_values
-
-    lr_schedule_values(lambda o: sch.ExponentialLR(o, 0.9), 3)
-    assert "matplotlib.pyplot" not in sys.modules
+    # a fresh interpreter: other tests in this process may have imported matplotlib already
+    code = (
+        "import sys\n"
+        "from minitransformer.optim import lr_scheduler as sch\n"
+        "from minitransformer.viz import lr_schedule_values\n"
+        "assert lr_schedule_values(lambda o: sch.ExponentialLR(o, 0.5), 3) == [1.0, 0.5, 0.25]\n"
+        "assert 'matplotlib' not in sys.modules, 'computing a schedule imported matplotlib'\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": root}, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_plot_lr_schedule_writes_png(tmp_path):
