@@ -170,7 +170,9 @@ def compare(cfg_name: str, args, device: str = "cpu", ours_lib: str = "numpy") -
     peak = max(peaks.values())
     print(f"float32 GEMM peak ({args.peak_size}^3, {args.threads} threads, best of 7): "
           + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in peaks.items()) + f" -> peak {peak:.1f}")
-    if not have_torch:
+    if args.impl == "ours":
+        print("--impl ours: measuring ours only")
+    elif not have_torch:
         print("PyTorch is not installed (pip install 'minitransformer[reference]'): measuring ours only")
     runs = {i: [] for i in impls}
     child_args = ["--config", cfg_name, "--steps", args.steps, "--warmup", args.warmup,

@@ -11,6 +11,15 @@ Layers, from the bottom up: ``backend`` (NumPy or CuPy) -> ``autograd``
 """
 from __future__ import annotations
 
+import os as _os
+
+# OpenBLAS (NumPy's BLAS) keeps its idle threads busy-waiting for about 0.1 s
+# after every matrix product; on a small machine they then hold the cores
+# that element-wise work needs (minitransformer.parallel spreads it over
+# threads).  4 is the shortest wait OpenBLAS accepts.  It takes effect only
+# if NumPy is first imported after this line; an explicit setting wins.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 __version__ = "0.1.0"
 
 from .autograd import (

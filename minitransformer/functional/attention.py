@@ -14,6 +14,7 @@ import math
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..parallel import for_each_row_block, rows_of
 from .dropout import dropout
 
 
@@ -21,21 +22,37 @@ class MaskedSoftmax(Function):
     @staticmethod
     def forward(ctx, scores, mask=None):
         xp = get_array_module(scores)
-        if mask is not None:
-            scores = xp.where(mask, scores, -xp.inf)
-        m = scores.max(axis=-1, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)  # a fully masked row: every score is -inf
-        e = xp.exp(scores - m)               # exp(-inf) = 0 at masked places
-        s = e.sum(axis=-1, keepdims=True)
-        y = e / xp.where(s == 0, 1, s)       # all-zero row stays zero
+        y = xp.empty_like(scores)
+        n_rows, ndim = (scores.shape[0] if scores.ndim else 0), scores.ndim
+
+        def block(rows):   # every softmax row is independent: blocks run on separate threads
+            s = scores[rows]
+            if mask is not None:
+                s = xp.where(rows_of(mask, rows, n_rows, ndim), s, -xp.inf)
+            m = s.max(axis=-1, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)  # a fully masked row: every score is -inf
+            e = s - m
+            xp.exp(e, out=e)                     # exp(-inf) = 0 at masked places
+            total = e.sum(axis=-1, keepdims=True)
+            xp.divide(e, xp.where(total == 0, 1, total), out=y[rows])   # all-zero row stays zero
+
+        for_each_row_block(block, scores, split=scores.ndim > 1)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, grad):
         """Softmax backward, y * (g - sum(g * y)); masked places have y = 0, so they get 0."""
-        (y,) = ctx.saved_tensors
-        return y * (grad - (grad * y).sum(axis=-1, keepdims=True)), None
+        (saved_y,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        gx = xp.empty_like(saved_y)
+
+        def block(rows):
+            y, g = saved_y[rows], grad[rows]
+            xp.multiply(y, g - (g * y).sum(axis=-1, keepdims=True), out=gx[rows])
+
+        for_each_row_block(block, saved_y, split=saved_y.ndim > 1)
+        return gx, None
 
 
 def _mask_array(mask, scores_shape, xp):

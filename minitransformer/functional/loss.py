@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..parallel import for_each_row_block
 from .activation import log_softmax
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -25,25 +26,32 @@ class CrossEntropyFunction(Function):
         t = targets.reshape(-1)
         valid = t != ignore_index if ignore_index is not None else xp.ones(t.shape, dtype=bool)
         t_safe = xp.where(valid, t, 0)
-        rows = xp.arange(t.size)
-        # log p_c = (x_c - max) - log sum_j exp(x_j - max); the logits are large
-        # (tokens x vocabulary), so work in one buffer: shifted -> exp -> softmax
-        buf = x - x.max(axis=1, keepdims=True)
-        picked = buf[rows, t_safe]                       # x_t - max
-        mean_shifted = buf.mean(axis=1) if label_smoothing else None
-        xp.exp(buf, out=buf)
-        total = buf.sum(axis=1, keepdims=True)
-        log_norm = xp.log(total[:, 0])
-        buf /= total                                     # buf is now softmax(x)
-        nll = log_norm - picked                          # -log p_t
-        if label_smoothing:
-            smooth = log_norm - mean_shifted             # -mean_c log p_c
-            loss = (1 - label_smoothing) * nll + label_smoothing * smooth
-        else:
-            loss = nll
-        loss = loss * valid
+        # the logits are large (tokens x vocabulary): each block of rows works in its
+        # rows of one buffer, shifted -> exp -> softmax, and the rows run on separate threads
+        probs = xp.empty_like(x)
+        loss = xp.empty(t.shape, dtype=x.dtype)
+
+        def block(rows):
+            buf = probs[rows]
+            xp.subtract(x[rows], x[rows].max(axis=1, keepdims=True), out=buf)
+            # log p_c = (x_c - max) - log sum_j exp(x_j - max)
+            picked = buf[xp.arange(buf.shape[0]), t_safe[rows]]      # x_t - max
+            mean_shifted = buf.mean(axis=1) if label_smoothing else None
+            xp.exp(buf, out=buf)
+            total = buf.sum(axis=1, keepdims=True)
+            log_norm = xp.log(total[:, 0])
+            buf /= total                                           # softmax(x)
+            nll = log_norm - picked                                # -log p_t
+            if label_smoothing:
+                smooth = log_norm - mean_shifted                   # -mean_c log p_c
+                loss[rows] = (1 - label_smoothing) * nll + label_smoothing * smooth
+            else:
+                loss[rows] = nll
+
+        for_each_row_block(block, x)
+        loss *= valid
         count = int(valid.sum())
-        ctx.save_for_backward(buf, t_safe, valid)
+        ctx.save_for_backward(probs, t_safe, valid)
         ctx.eps, ctx.reduction, ctx.count = label_smoothing, reduction, count
         ctx.logits_shape = logits.shape
         if reduction == "none":
@@ -57,20 +65,27 @@ class CrossEntropyFunction(Function):
         """d loss/d x_c = softmax(x)_c - q_c per valid row (zero for ignored rows);
         with reduction='mean' each row's gradient is divided by the number of valid rows."""
         # BEGIN SOLUTION
-        probs, t, valid = ctx.saved_tensors
-        xp = get_array_module(probs)
-        eps, num_classes = ctx.eps, probs.shape[1]
+        all_probs, all_t, valid = ctx.saved_tensors
+        xp = get_array_module(all_probs)
+        eps, num_classes = ctx.eps, all_probs.shape[1]
         if ctx.reduction == "none":
-            weight = grad.reshape(-1) * valid
+            all_weights = grad.reshape(-1) * valid
         else:
             scale = grad / max(ctx.count, 1) if ctx.reduction == "mean" else grad
-            weight = valid * scale
-        weight = weight.astype(probs.dtype, copy=False)
-        g = probs * weight[:, None]                      # w * (p - q), q = (1-eps) onehot + eps/C
-        if eps:
-            g -= (weight * (eps / num_classes))[:, None]
-        g[xp.arange(t.size), t] -= (1 - eps) * weight
-        return g.reshape(ctx.logits_shape), None
+            all_weights = valid * scale
+        all_weights = all_weights.astype(all_probs.dtype, copy=False)
+        gx = xp.empty_like(all_probs)
+
+        def block(rows):   # each row's gradient needs that row only
+            probs, t, weight = all_probs[rows], all_t[rows], all_weights[rows]
+            g = gx[rows]                                 # w * (p - q), q = (1-eps) onehot + eps/C
+            xp.multiply(probs, weight[:, None], out=g)
+            if eps:
+                g -= (weight * (eps / num_classes))[:, None]
+            g[xp.arange(t.size), t] -= (1 - eps) * weight
+
+        for_each_row_block(block, all_probs)
+        return gx.reshape(ctx.logits_shape), None
         # END SOLUTION
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..parallel import for_each_row_block
 
 
 class LayerNormFunction(Function):
@@ -15,19 +16,24 @@ class LayerNormFunction(Function):
     def forward(ctx, x, weight, bias, n_axes=1, eps=1e-5):
         xp = get_array_module(x)
         axes = tuple(range(x.ndim - n_axes, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
-        # eps > 0 keeps rstd finite for a constant row (var = 0)
-        rstd = 1 / xp.sqrt(var + eps)
-        x_hat = centered * rstd
+        x_hat, y = xp.empty_like(x), xp.empty_like(x)
+        rstd = xp.empty(x.shape[:x.ndim - n_axes] + (1,) * n_axes, dtype=x.dtype)
+
+        def block(rows):   # the rows are independent: blocks of them run on separate threads
+            mean = x[rows].mean(axis=axes, keepdims=True)
+            centered = x[rows] - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)
+            # eps > 0 keeps rstd finite for a constant row (var = 0)
+            rstd[rows] = 1 / xp.sqrt(var + eps)
+            xp.multiply(centered, rstd[rows], out=x_hat[rows])
+            out = y[rows]
+            out[...] = x_hat[rows] if weight is None else x_hat[rows] * weight
+            if bias is not None:
+                out += bias
+
+        for_each_row_block(block, x, split=x.ndim > n_axes)
         ctx.save_for_backward(x_hat, rstd, weight)
         ctx.axes = axes
-        y = x_hat
-        if weight is not None:
-            y = y * weight
-        if bias is not None:
-            y = y + bias
         return y
 
     @staticmethod
@@ -40,16 +46,23 @@ class LayerNormFunction(Function):
         dL/dweight = sum over rows of g * x_hat, dL/dbias = sum over rows of g.
         """
         # BEGIN SOLUTION
-        x_hat, rstd, weight = ctx.saved_tensors
+        saved_x_hat, saved_rstd, weight = ctx.saved_tensors
+        xp = get_array_module(grad)
         axes = ctx.axes
-        g_hat = grad if weight is None else grad * weight
-        gx = rstd * (
-            g_hat
-            - g_hat.mean(axis=axes, keepdims=True)
-            - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
-        )
+        gx = xp.empty_like(grad)
+
+        def block(rows):   # dL/dx of a row needs that row only
+            x_hat, rstd = saved_x_hat[rows], saved_rstd[rows]
+            g_hat = grad[rows] if weight is None else grad[rows] * weight
+            gx[rows] = rstd * (
+                g_hat
+                - g_hat.mean(axis=axes, keepdims=True)
+                - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
+            )
+
+        for_each_row_block(block, grad, split=grad.ndim > len(axes))
         batch_axes = tuple(range(grad.ndim - len(axes)))
-        gw = (grad * x_hat).sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
+        gw = (grad * saved_x_hat).sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
         gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
         # END SOLUTION

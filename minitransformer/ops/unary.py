@@ -12,6 +12,7 @@ import numpy
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..parallel import for_each_row_block
 
 
 class Exp(Function):
@@ -105,7 +106,13 @@ class Sigmoid(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
-        out = get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        out = xp.empty_like(x)
+
+        def block(rows):   # element-wise: blocks of rows run on separate threads
+            xp.maximum(x[rows], 0, out=out[rows])
+
+        for_each_row_block(block, x)
         ctx.save_for_backward(out)
         return out
 
@@ -113,7 +120,14 @@ class Relu(Function):
     def backward(ctx, grad):
         """d relu(x)/dx = 1 where x > 0, else 0."""
         (out,) = ctx.saved_tensors
-        return grad * (out > 0)
+        xp = get_array_module(grad)
+        gx = xp.empty(out.shape, dtype=grad.dtype)
+
+        def block(rows):
+            xp.multiply(grad[rows], out[rows] > 0, out=gx[rows])
+
+        for_each_row_block(block, out)
+        return gx
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

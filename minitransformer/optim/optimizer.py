@@ -23,8 +23,11 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+import numpy
+
 from ..autograd import Tensor, enable_grad
 from ..backend import backend_of, get_array_module
+from ..parallel import run_parallel, shares_by_size
 
 # hyper-parameters that make sense only when >= 0, wherever a rule uses them
 _NON_NEGATIVE = ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay",
@@ -145,12 +148,18 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(p, {})
-                self._update(p.data, p.grad.data, state, group)
+        updates = [(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                   for group in self.param_groups for p in group["params"] if p.grad is not None]
+        # each parameter's update is independent of the others': on the CPU, shares of
+        # them run on separate threads (NumPy runs each element-wise op on one core)
+        on_cpu = all(isinstance(u[0], numpy.ndarray) for u in updates)
+        shares = shares_by_size(updates, [u[0].size for u in updates]) if on_cpu else [updates]
+
+        def update_share(share):
+            for param, grad, state, group in share:
+                self._update(param, grad, state, group)
+
+        run_parallel(update_share, shares)
         return loss
 
     def _update(self, param, grad, state: dict, group: dict) -> None:

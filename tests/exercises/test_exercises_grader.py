@@ -30,14 +30,14 @@ def edited(cls, old, new):
 
 
 WRONG = {
-    "matmul missing transpose": (3, "MatMul", lambda: edited(MatMul, "g @ b2.swapaxes(-1, -2)", "g @ b2")),
+    "matmul missing transpose": (3, "MatMul", lambda: edited(MatMul, "matmul(g, b2.swapaxes(-1, -2))", "matmul(g, b2)")),
     "mul forgets the broadcast reduction": (1, "Mul", lambda: "a, b = ctx.saved_tensors\nreturn grad * b, grad * a"),
     "div wrong sign": (2, "Div", lambda: edited(Div, "unbroadcast(-grad * a", "unbroadcast(grad * a")),
     "mean without 1/N": (5, "Mean", lambda: "return _expand(grad, ctx.x_shape, ctx.axes)"),
     "softmax without the subtraction": (7, "Softmax", lambda: "(y,) = ctx.saved_tensors\nreturn y * grad"),
     "log-softmax without the softmax term": (8, "LogSoftmax", lambda: "return grad"),
     "cross-entropy without the softmax term": (8, "CrossEntropyFunction", lambda: edited(
-        CrossEntropyFunction, "g = probs * weight[:, None]", "g = 0 * probs")),
+        CrossEntropyFunction, "xp.multiply(probs, weight[:, None], out=g)", "g[...] = 0")),
     "layer norm missing the mean(g_hat) term": (9, "LayerNormFunction", lambda: edited(
         LayerNormFunction, "- g_hat.mean(axis=axes, keepdims=True)", "")),
     "layer norm missing the x_hat term": (9, "LayerNormFunction", lambda: edited(
@@ -112,7 +112,7 @@ def test_a_wrong_backward_fails_its_exercise(tmp_path, mistake, cases):
 
 def test_a_gradient_failure_names_the_element_the_values_and_the_formula(tmp_path):
     # a sign slip in dL/dB only: never an exception, always a wrong value
-    slip = edited(MatMul, "a2.swapaxes(-1, -2) @ g", "-(a2.swapaxes(-1, -2) @ g)")
+    slip = edited(MatMul, "matmul(a2.swapaxes(-1, -2), g)", "-matmul(a2.swapaxes(-1, -2), g)")
     folder = student_folder(tmp_path, 3, "MatMul", slip)
     (result,) = check_exercises(folder, [3])
     check = result.checks[0].outcome

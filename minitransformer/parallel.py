@@ -1,0 +1,208 @@
+"""Spread array work over the CPU's cores: blocks of rows on a small thread pool.
+
+NumPy runs every element-wise operation (``exp``, ``*``, ``maximum``...) and
+every reduction on one core; only its BLAS, for matrix products, uses them
+all.  A softmax, a layer norm or an Adam update is therefore held to one
+core, however many the machine has, and so is a batch of small matrix
+products (the attention scores of every head), which BLAS does one after
+the other.  But their rows are independent: the softmax of row i needs row
+i only.  NumPy releases Python's global interpreter lock inside its loops,
+so threads that each take a block of rows really do run at the same time::
+
+    y = xp.empty_like(x)
+
+    def block(rows):                 # rows: a slice of x's first axis
+        y[rows] = softmax_of(x[rows])
+
+    for_each_row_block(block, x)
+
+Each row is computed by the same code on the same values whichever block it
+falls in, so results do not depend on the number of threads, bit for bit,
+and runs stay reproducible.  Small arrays run as one block on the calling
+thread (handing work to a thread costs tens of microseconds), and so does
+everything on the GPU: a CUDA kernel is parallel already.
+
+The thread count is ``MINITRANSFORMER_NUM_THREADS`` or else
+``OMP_NUM_THREADS`` (the variable that also sizes BLAS's pool), else the
+number of cores this process may use; :func:`set_num_threads` changes it,
+as ``torch.set_num_threads`` does in PyTorch.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+MIN_BLOCK_SIZE = 1 << 16   # elements: below about this much work per block, a thread costs more than it saves
+MAX_DEFAULT_THREADS = 8    # element-wise work is bound by memory bandwidth well before this many cores
+# OpenBLAS runs a product of at most 4 * 65536 multiply-adds on one thread; larger
+# ones it spreads over its own threads, and splitting them again would oversubscribe
+SMALL_PRODUCT = 1 << 18
+
+_state = threading.local()   # .in_block: this thread is running a block (nested calls run serially)
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_num_threads: int | None = None
+
+
+def _default_num_threads() -> int:
+    for var in ("MINITRANSFORMER_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            try:
+                return max(1, int(value))
+            except ValueError:
+                raise ValueError(f"{var} must be a whole number of threads, got {value!r}") from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
+
+
+def get_num_threads() -> int:
+    """How many threads element-wise work is spread over (1: the calling thread only)."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_num_threads()
+    return _num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (``n >= 1``) for element-wise work from now on."""
+    global _num_threads, _pool
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: the number of threads must be an integer >= 1, got {n!r}")
+    with _pool_lock:
+        _num_threads = n
+        old, _pool = _pool, None
+    if old is not None:
+        old.shutdown(wait=True)
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=get_num_threads() - 1,
+                                       thread_name_prefix="minitransformer")
+        return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of the parent's threads: start a new pool when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def row_blocks(n_rows: int, size: int) -> list:
+    """Split ``range(n_rows)`` into near-equal slices, one per thread, each of
+    at least ``MIN_BLOCK_SIZE`` elements when ``size`` elements are spread
+    evenly over the rows (one slice for small work)."""
+    n_blocks = max(1, min(get_num_threads(), n_rows, size // MIN_BLOCK_SIZE))
+    bounds = [n_rows * i // n_blocks for i in range(n_blocks + 1)]
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def _run_marked(fn, arg):
+    _state.in_block = True
+    try:
+        return fn(arg)
+    finally:
+        _state.in_block = False
+
+
+def run_parallel(fn, items) -> None:
+    """Call ``fn(item)`` for every item, the first on this thread and the rest on
+    the pool, and wait for all of them; re-raise the first error."""
+    items = list(items)
+    if len(items) <= 1 or getattr(_state, "in_block", False) or get_num_threads() == 1:
+        for item in items:
+            fn(item)
+        return
+    pool = _get_pool()
+    futures = [pool.submit(_run_marked, fn, item) for item in items[1:]]
+    error = None
+    try:
+        _run_marked(fn, items[0])
+    except BaseException as exc:   # still wait: the other blocks may be writing into shared outputs
+        error = exc
+    for future in futures:
+        try:
+            future.result()
+        except BaseException as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+
+
+def shares_by_size(items: list, sizes: list) -> list:
+    """Deal ``items`` into one list per thread with near-equal total ``sizes``
+    (largest first, each to the lightest share), keeping their order within
+    a share; one share when the total is small."""
+    n_shares = min(get_num_threads(), len(items), max(1, sum(sizes) // MIN_BLOCK_SIZE))
+    if n_shares <= 1:
+        return [list(items)]
+    loads, owner = [0] * n_shares, [0] * len(items)
+    for i in sorted(range(len(items)), key=lambda i: -sizes[i]):
+        lightest = loads.index(min(loads))
+        owner[i] = lightest
+        loads[lightest] += sizes[i]
+    return [[item for item, o in zip(items, owner) if o == share] for share in range(n_shares)]
+
+
+def for_each_row_block(block, x, split: bool = True) -> None:
+    """Call ``block(rows)`` for slices ``rows`` that cover ``x``'s first axis.
+
+    NumPy arrays of enough elements are cut into one block per thread, run in
+    parallel; anything else (small arrays, CuPy arrays, ``split=False`` for
+    work that mixes rows, 0-d arrays) is one call ``block(...)``: the index
+    ``...`` selects the whole array.  ``block`` must write only the rows it
+    is given.
+    """
+    if not split or not isinstance(x, np.ndarray) or x.ndim == 0:
+        block(...)
+        return
+    run_parallel(block, row_blocks(x.shape[0], x.size))
+
+
+def rows_of(a, rows, n_rows: int, ndim: int):
+    """The block ``rows`` of an operand that broadcasts against an array of
+    ``ndim`` axes and ``n_rows`` rows: sliced where it has those rows, whole
+    where it broadcasts along the first axis (size 1, or fewer axes)."""
+    if a is None or rows is Ellipsis or a.ndim < ndim or a.shape[0] != n_rows:
+        return a
+    return a[rows]
+
+
+def matmul(a, b):
+    """``a @ b``, with a batch of small products spread over threads.
+
+    BLAS parallelizes inside one large product, but a batch of small ones
+    (the attention scores of every sentence and head, 64 x 64 each) runs one
+    product at a time on one core.  Same-rank batched NumPy operands are
+    split along the first batch axis when each product is small
+    (``SMALL_PRODUCT`` multiply-adds or fewer); everything else is a plain ``@``.
+    """
+    numpy_operands = isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+    if not numpy_operands or a.ndim < 3 or a.ndim != b.ndim \
+            or a.shape[-2] * a.shape[-1] * b.shape[-1] > SMALL_PRODUCT:
+        return a @ b
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    out = np.empty(batch + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
+    if out.size == 0:
+        return a @ b
+    n_rows, ndim = out.shape[0], out.ndim
+
+    def block(rows):
+        np.matmul(rows_of(a, rows, n_rows, ndim), rows_of(b, rows, n_rows, ndim), out=out[rows])
+
+    # work per block: the multiply-adds, not the output's size
+    run_parallel(block, row_blocks(n_rows, out.size * a.shape[-1]))
+    return out

@@ -1,0 +1,318 @@
+"""Row blocks on threads: the same numbers bit for bit, whatever the thread count.
+
+The fused kernels (layer norm, cross-entropy, masked softmax, ReLU, batched
+matmul) and the optimizers split their work into blocks of rows that run on
+a thread pool.  Normal test arrays are too small to be split, so the
+``threads`` fixture lowers the block size to one element: every op below
+then really runs in several blocks on several threads, and its forward and
+backward must equal the one-block result exactly.
+"""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import minitransformer as mt
+from minitransformer import functional as F
+from minitransformer import nn, optim, parallel
+from minitransformer.ops.matmul import MatMul
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """set(n): n threads, blocks as small as one element (restored afterwards)."""
+    before = parallel.get_num_threads()
+    monkeypatch.setattr(parallel, "MIN_BLOCK_SIZE", 1)
+
+    def set_threads(n):
+        parallel.set_num_threads(n)
+
+    yield set_threads
+    parallel.set_num_threads(before)
+
+
+def run_both(threads, fn):
+    """fn() with one thread and with three; both results (tuples of arrays)."""
+    threads(1)
+    one = fn()
+    threads(3)
+    three = fn()
+    return one, three
+
+
+def assert_identical(one, three):
+    assert len(one) == len(three)
+    for a, b in zip(one, three):
+        if a is None:
+            assert b is None
+            continue
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+def forward_backward(fn, *arrays, seed=0):
+    """fn's output and the gradients of sum(output * r) for a fixed random r."""
+    inputs = [mt.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    out = fn(*inputs)
+    r = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+    (out * mt.tensor(r)).sum().backward()
+    return (out.data, *[(t.grad.data if t.grad is not None else None) for t in inputs])
+
+
+# ------------------------------------------------------------------ the helpers
+def test_row_blocks_cover_every_row_once_in_near_equal_parts(threads):
+    threads(3)
+    blocks = parallel.row_blocks(10, 10_000)
+    assert blocks == [slice(0, 3), slice(3, 6), slice(6, 10)]
+    assert parallel.row_blocks(2, 10_000) == [slice(0, 1), slice(1, 2)]     # never more blocks than rows
+    assert parallel.row_blocks(0, 0) == [slice(0, 0)]
+
+
+def test_small_work_stays_in_one_block():
+    assert parallel.row_blocks(1000, parallel.MIN_BLOCK_SIZE - 1) == [slice(0, 1000)]
+
+
+def test_blocks_run_on_several_threads_at_the_same_time(threads):
+    threads(3)
+    seen, lock = {}, threading.Lock()
+    all_started = threading.Barrier(3, timeout=10)   # passes only if three blocks run at once
+    x = np.zeros((9, 4))
+
+    def block(rows):
+        with lock:
+            seen[(rows.start, rows.stop)] = threading.get_ident()
+        all_started.wait()
+        x[rows] += 1
+
+    parallel.for_each_row_block(block, x)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 9)]
+    assert len(set(seen.values())) == 3
+    np.testing.assert_array_equal(x, np.ones((9, 4)))
+
+
+def test_split_false_and_zero_d_arrays_are_one_call_on_the_whole_array(threads):
+    threads(3)
+    calls = []
+    parallel.for_each_row_block(calls.append, np.zeros((6, 2)), split=False)
+    parallel.for_each_row_block(calls.append, np.float64(2.0))
+    assert calls == [Ellipsis, Ellipsis]
+
+
+def test_an_error_in_a_block_reaches_the_caller_after_every_block_finished(threads):
+    threads(3)
+    done = []
+
+    def block(rows):
+        if rows.start == 3:
+            raise ValueError("block 3 failed")
+        done.append(rows.start)
+
+    with pytest.raises(ValueError, match="block 3 failed"):
+        parallel.for_each_row_block(block, np.zeros((9, 1)))
+    assert sorted(done) == [0, 6]
+
+
+def test_nested_blocks_run_serially_instead_of_waiting_on_the_pool(threads):
+    threads(2)
+    out = np.zeros((4, 4))
+
+    def outer(rows):
+        part = out[rows]
+
+        def inner(inner_rows):
+            part[inner_rows] += 1
+
+        parallel.for_each_row_block(inner, part)   # from inside a block: no new tasks, no deadlock
+
+    parallel.for_each_row_block(outer, out)
+    np.testing.assert_array_equal(out, np.ones((4, 4)))
+
+
+def test_rows_of_slices_only_operands_that_have_the_rows():
+    full, one, short = np.zeros((4, 2, 3)), np.zeros((1, 2, 3)), np.zeros((2, 3))
+    rows = slice(1, 3)
+    assert parallel.rows_of(full, rows, 4, 3).shape == (2, 2, 3)
+    assert parallel.rows_of(one, rows, 4, 3) is one          # broadcasts along the first axis
+    assert parallel.rows_of(short, rows, 4, 3) is short      # fewer axes: broadcasts too
+    assert parallel.rows_of(None, rows, 4, 3) is None
+    assert parallel.rows_of(full, ..., 4, 3) is full
+
+
+def test_shares_by_size_balance_the_load_and_keep_every_item_once(threads):
+    threads(2)
+    items = list("abcde")
+    sizes = [100, 10, 60, 50, 5]
+    shares = parallel.shares_by_size(items, sizes)
+    assert sorted(x for share in shares for x in share) == items
+    loads = [sum(sizes[items.index(x)] for x in share) for share in shares]
+    assert sorted(loads) == [110, 115]
+    threads(1)
+    assert parallel.shares_by_size(items, sizes) == [items]
+
+
+def test_set_num_threads_checks_its_argument():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads: the number of threads must be an integer >= 1"):
+            parallel.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"MINITRANSFORMER_NUM_THREADS": "3", "OMP_NUM_THREADS": "2"}, "3"),
+    ({"MINITRANSFORMER_NUM_THREADS": "", "OMP_NUM_THREADS": "2"}, "2"),
+])
+def test_the_thread_count_comes_from_the_environment(env, expected):
+    code = "from minitransformer import parallel; print(parallel.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == expected
+
+
+def test_a_bad_thread_count_in_the_environment_is_named():
+    code = "from minitransformer import parallel; parallel.get_num_threads()"
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MINITRANSFORMER_NUM_THREADS": "two"},
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "MINITRANSFORMER_NUM_THREADS must be a whole number of threads, got 'two'" in proc.stderr
+
+
+def test_importing_the_package_first_shortens_openblas_busy_waiting_unless_set():
+    code = "import os, minitransformer; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "4"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_THREAD_TIMEOUT": "12"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "12"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_pool_of_its_own(threads):
+    threads(3)
+    parallel.for_each_row_block(lambda rows: None, np.zeros((6, 1)))   # the parent's pool exists
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: the parent's worker threads did not come along
+        try:
+            x = np.zeros((6, 2))
+
+            def block(rows):
+                x[rows] = rows.start
+            parallel.for_each_row_block(block, x)
+            os.write(write, b"ok" if x[:, 0].tolist() == [0, 0, 2, 2, 4, 4] else b"bad")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.waitpid(pid, 0)
+    assert answer == b"ok"
+
+
+# ------------------------------------------------------------------ the fused ops, split vs whole
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def test_layer_norm_is_identical_in_blocks(threads):
+    x = _rng().standard_normal((5, 3, 8))
+    w, b = _rng(1).standard_normal(8), _rng(2).standard_normal(8)
+    one, three = run_both(threads, lambda: forward_backward(
+        lambda x, w, b: F.layer_norm(x, 8, w, b), x, w, b))
+    assert_identical(one, three)
+    # normalizing over every axis cannot be split by rows: still right
+    one, three = run_both(threads, lambda: forward_backward(lambda x: F.layer_norm(x, (5, 3, 8)), x))
+    assert_identical(one, three)
+
+
+def test_cross_entropy_is_identical_in_blocks(threads):
+    logits = _rng().standard_normal((4, 7, 11)).astype(np.float32)
+    targets = _rng(1).integers(0, 11, size=(4, 7))
+    targets[0, :3] = 0
+    for smoothing, reduction in [(0.0, "mean"), (0.1, "sum"), (0.2, "none")]:
+        one, three = run_both(threads, lambda: forward_backward(
+            lambda x: F.cross_entropy(x, targets, ignore_index=0, label_smoothing=smoothing,
+                                      reduction=reduction), logits))
+        assert_identical(one, three)
+
+
+@pytest.mark.parametrize("mask_shape", [None, (4, 1, 1, 6), (1, 1, 5, 6), (5, 6), (4, 3, 5, 6)])
+def test_masked_softmax_is_identical_in_blocks(threads, mask_shape):
+    scores = _rng().standard_normal((4, 3, 5, 6))
+    mask = None if mask_shape is None else _rng(1).random(mask_shape) < 0.7
+    if mask is not None:
+        mask[..., 0, :] = False   # a fully masked row somewhere
+    one, three = run_both(threads, lambda: forward_backward(lambda s: F.masked_softmax(s, mask), scores))
+    assert_identical(one, three)
+    assert np.isfinite(three[0]).all()
+
+
+def test_relu_is_identical_in_blocks(threads):
+    x = _rng().standard_normal((6, 5)).astype(np.float32)
+    one, three = run_both(threads, lambda: forward_backward(lambda x: x.relu(), x))
+    assert_identical(one, three)
+    np.testing.assert_array_equal(three[0], np.maximum(x, 0))
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [
+    ((4, 3, 5, 2), (4, 3, 2, 6)),     # attention-like batches
+    ((4, 1, 5, 2), (1, 3, 2, 6)),     # broadcast batch axes
+    ((6, 5, 2), (6, 2, 3)),
+])
+def test_batched_matmul_is_identical_in_blocks(threads, shape_a, shape_b):
+    a, b = _rng().standard_normal(shape_a), _rng(1).standard_normal(shape_b)
+    one, three = run_both(threads, lambda: forward_backward(lambda a, b: a @ b, a, b))
+    assert_identical(one, three)
+    np.testing.assert_allclose(three[0], np.matmul(a, b), rtol=1e-5, atol=1e-6)
+
+
+def test_matmul_keeps_its_shape_error_when_batches_do_not_broadcast():
+    with pytest.raises(ValueError, match="matmul: .*batch dimensions that cannot be broadcast"):
+        MatMul.apply(mt.tensor(np.zeros((3, 2, 2))), mt.tensor(np.zeros((4, 2, 2))))
+
+
+def test_large_products_are_left_to_blas():
+    a = np.ones((2, 80, 80), dtype=np.float32)
+    assert 80 ** 3 > parallel.SMALL_PRODUCT
+    np.testing.assert_array_equal(parallel.matmul(a, a), a @ a)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.Adam(ps, lr=0.01, weight_decay=0.01),
+    lambda ps: optim.AdamW(ps, lr=0.01),
+    lambda ps: optim.LAMB(ps, lr=0.01),
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
+])
+def test_optimizer_steps_are_identical_when_shared_over_threads(threads, make):
+    def train():
+        mt.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.Linear(16, 3))
+        opt = make(model.parameters())
+        x = mt.tensor(_rng().standard_normal((10, 6)).astype(np.float32))
+        for _ in range(3):
+            opt.zero_grad()
+            (model(x).relu() ** 2).mean().backward()
+            opt.step()
+        return tuple(p.data.copy() for p in model.parameters())
+
+    one, three = run_both(threads, train)
+    assert_identical(one, three)
+
+
+def test_a_transformer_training_step_is_identical_on_one_or_three_threads(threads):
+    def step():
+        mt.manual_seed(0)
+        model = nn.Transformer(src_vocab_size=13, tgt_vocab_size=13, d_model=8, num_heads=2,
+                               num_encoder_layers=1, num_decoder_layers=1, d_ff=16, dropout=0.1)
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        src = _rng().integers(1, 13, size=(3, 5))
+        tgt = _rng(1).integers(1, 13, size=(3, 6))
+        logits = model(src, tgt[:, :-1])
+        loss = F.cross_entropy(logits, tgt[:, 1:], ignore_index=0, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+        return (loss.data,) + tuple(p.data.copy() for p in model.parameters())
+
+    one, three = run_both(threads, step)
+    assert_identical(one, three)
