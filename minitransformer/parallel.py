@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MIN_BLOCK_SIZE = 1 << 16   # elements: below about this much work per block, a thread costs more than it saves
+MIN_BLOCK_SIZE = 1 << 18   # elements: below about this much work per block, a thread costs more than it saves
 MAX_DEFAULT_THREADS = 8    # element-wise work is bound by memory bandwidth well before this many cores
 # OpenBLAS runs a product of at most 4 * 65536 multiply-adds on one thread; larger
 # ones it spreads over its own threads, and splitting them again would oversubscribe
@@ -203,6 +203,7 @@ def matmul(a, b):
     def block(rows):
         np.matmul(rows_of(a, rows, n_rows, ndim), rows_of(b, rows, n_rows, ndim), out=out[rows])
 
-    # work per block: the multiply-adds, not the output's size
-    run_parallel(block, row_blocks(n_rows, out.size * a.shape[-1]))
+    # a multiply-add of a small product costs about a sixteenth of an element-wise
+    # pass over one element (SIMD, in cache): count the work in those units
+    run_parallel(block, row_blocks(n_rows, out.size * a.shape[-1] // 16))
     return out
