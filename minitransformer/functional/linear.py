@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..ops._util import shapes_error
+from ..parallel import for_each_row_block
 
 
 class LinearFunction(Function):
@@ -20,7 +21,10 @@ class LinearFunction(Function):
         ctx.x_shape = x.shape
         y = x2 @ weight.T
         if bias is not None:
-            y += bias
+            def add_bias(rows):   # element-wise: blocks of rows on separate threads
+                y[rows] += bias
+
+            for_each_row_block(add_bias, y)
         return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     @staticmethod

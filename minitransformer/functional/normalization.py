@@ -50,6 +50,7 @@ class LayerNormFunction(Function):
         xp = get_array_module(grad)
         axes = ctx.axes
         gx = xp.empty_like(grad)
+        g_times_x_hat = xp.empty_like(grad) if ctx.needs_input_grad[1] else None
 
         def block(rows):   # dL/dx of a row needs that row only
             x_hat, rstd = saved_x_hat[rows], saved_rstd[rows]
@@ -59,10 +60,13 @@ class LayerNormFunction(Function):
                 - g_hat.mean(axis=axes, keepdims=True)
                 - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
             )
+            if g_times_x_hat is not None:
+                xp.multiply(grad[rows], x_hat, out=g_times_x_hat[rows])
 
         for_each_row_block(block, grad, split=grad.ndim > len(axes))
+        # the sums over rows mix every block: one call each, in a fixed order
         batch_axes = tuple(range(grad.ndim - len(axes)))
-        gw = (grad * saved_x_hat).sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
+        gw = g_times_x_hat.sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
         gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
         # END SOLUTION

@@ -316,3 +316,11 @@ def test_a_transformer_training_step_is_identical_on_one_or_three_threads(thread
 
     one, three = run_both(threads, step)
     assert_identical(one, three)
+
+
+def test_linear_with_bias_is_identical_in_blocks(threads):
+    x = _rng().standard_normal((4, 5, 6)).astype(np.float32)
+    w, b = _rng(1).standard_normal((3, 6)).astype(np.float32), _rng(2).standard_normal(3).astype(np.float32)
+    one, three = run_both(threads, lambda: forward_backward(F.linear, x, w, b))
+    assert_identical(one, three)
+    np.testing.assert_allclose(three[0], x @ w.T + b, rtol=1e-5, atol=1e-6)
