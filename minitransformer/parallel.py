@@ -142,10 +142,14 @@ def run_parallel(fn, items) -> None:
         raise error
 
 
-def shares_by_size(items: list, sizes: list) -> list:
-    """Deal ``items`` into one list per thread with near-equal total ``sizes``
-    (largest first, each to the lightest share), keeping their order within
-    a share; one share when the total is small."""
+def shares_by_size(items: list, arrays: list) -> list:
+    """Deal ``items`` into one list per thread, ``arrays[i]`` being the array
+    item i works on: near-equal total sizes (largest first, each to the
+    lightest share), the items' order kept within a share.  One share when
+    the total is small or the arrays are not NumPy arrays (CuPy)."""
+    if not all(isinstance(a, np.ndarray) for a in arrays):
+        return [list(items)]
+    sizes = [a.size for a in arrays]
     n_shares = min(get_num_threads(), len(items), max(1, sum(sizes) // MIN_BLOCK_SIZE))
     if n_shares <= 1:
         return [list(items)]
@@ -172,11 +176,11 @@ def for_each_row_block(block, x, split: bool = True) -> None:
     run_parallel(block, row_blocks(x.shape[0], x.size))
 
 
-def rows_of(a, rows, n_rows: int, ndim: int):
-    """The block ``rows`` of an operand that broadcasts against an array of
-    ``ndim`` axes and ``n_rows`` rows: sliced where it has those rows, whole
-    where it broadcasts along the first axis (size 1, or fewer axes)."""
-    if a is None or rows is Ellipsis or a.ndim < ndim or a.shape[0] != n_rows:
+def rows_of(a, rows, like):
+    """The block ``rows`` of an operand ``a`` that broadcasts against the array
+    ``like`` whose rows are being split: sliced where ``a`` has those rows,
+    whole where it broadcasts along the first axis (size 1, or fewer axes)."""
+    if a is None or rows is Ellipsis or a.ndim < like.ndim or a.shape[0] != like.shape[0]:
         return a
     return a[rows]
 
@@ -198,12 +202,10 @@ def matmul(a, b):
     out = np.empty(batch + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
     if out.size == 0:
         return a @ b
-    n_rows, ndim = out.shape[0], out.ndim
-
     def block(rows):
-        np.matmul(rows_of(a, rows, n_rows, ndim), rows_of(b, rows, n_rows, ndim), out=out[rows])
+        np.matmul(rows_of(a, rows, out), rows_of(b, rows, out), out=out[rows])
 
     # a multiply-add of a small product costs about a sixteenth of an element-wise
     # pass over one element (SIMD, in cache): count the work in those units
-    run_parallel(block, row_blocks(n_rows, out.size * a.shape[-1] // 16))
+    run_parallel(block, row_blocks(out.shape[0], out.size * a.shape[-1] // 16))
     return out

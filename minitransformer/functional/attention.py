@@ -23,12 +23,11 @@ class MaskedSoftmax(Function):
     def forward(ctx, scores, mask=None):
         xp = get_array_module(scores)
         y = xp.empty_like(scores)
-        n_rows, ndim = (scores.shape[0] if scores.ndim else 0), scores.ndim
 
         def block(rows):   # every softmax row is independent: blocks run on separate threads
             s = scores[rows]
             if mask is not None:
-                s = xp.where(rows_of(mask, rows, n_rows, ndim), s, -xp.inf)
+                s = xp.where(rows_of(mask, rows, scores), s, -xp.inf)
             m = s.max(axis=-1, keepdims=True)
             m = xp.where(xp.isfinite(m), m, 0)  # a fully masked row: every score is -inf
             e = s - m

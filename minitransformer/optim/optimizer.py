@@ -23,8 +23,6 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-import numpy
-
 from ..autograd import Tensor, enable_grad
 from ..backend import backend_of, get_array_module
 from ..parallel import run_parallel, shares_by_size
@@ -152,8 +150,7 @@ class Optimizer:
                    for group in self.param_groups for p in group["params"] if p.grad is not None]
         # each parameter's update is independent of the others': on the CPU, shares of
         # them run on separate threads (NumPy runs each element-wise op on one core)
-        on_cpu = all(isinstance(u[0], numpy.ndarray) for u in updates)
-        shares = shares_by_size(updates, [u[0].size for u in updates]) if on_cpu else [updates]
+        shares = shares_by_size(updates, [param for param, *_ in updates])
 
         def update_share(share):
             for param, grad, state, group in share:

@@ -132,25 +132,34 @@ def test_nested_blocks_run_serially_instead_of_waiting_on_the_pool(threads):
 
 
 def test_rows_of_slices_only_operands_that_have_the_rows():
+    like = np.zeros((4, 2, 3))
     full, one, short = np.zeros((4, 2, 3)), np.zeros((1, 2, 3)), np.zeros((2, 3))
     rows = slice(1, 3)
-    assert parallel.rows_of(full, rows, 4, 3).shape == (2, 2, 3)
-    assert parallel.rows_of(one, rows, 4, 3) is one          # broadcasts along the first axis
-    assert parallel.rows_of(short, rows, 4, 3) is short      # fewer axes: broadcasts too
-    assert parallel.rows_of(None, rows, 4, 3) is None
-    assert parallel.rows_of(full, ..., 4, 3) is full
+    assert parallel.rows_of(full, rows, like).shape == (2, 2, 3)
+    assert parallel.rows_of(one, rows, like) is one          # broadcasts along the first axis
+    assert parallel.rows_of(short, rows, like) is short      # fewer axes: broadcasts too
+    assert parallel.rows_of(None, rows, like) is None
+    assert parallel.rows_of(full, ..., like) is full
 
 
 def test_shares_by_size_balance_the_load_and_keep_every_item_once(threads):
     threads(2)
     items = list("abcde")
-    sizes = [100, 10, 60, 50, 5]
-    shares = parallel.shares_by_size(items, sizes)
+    arrays = [np.zeros(n) for n in (100, 10, 60, 50, 5)]
+    shares = parallel.shares_by_size(items, arrays)
     assert sorted(x for share in shares for x in share) == items
-    loads = [sum(sizes[items.index(x)] for x in share) for share in shares]
+    loads = [sum(arrays[items.index(x)].size for x in share) for share in shares]
     assert sorted(loads) == [110, 115]
     threads(1)
-    assert parallel.shares_by_size(items, sizes) == [items]
+    assert parallel.shares_by_size(items, arrays) == [items]
+
+
+def test_shares_of_non_numpy_arrays_stay_together(threads):
+    class GpuLike:   # anything that is not a NumPy array (CuPy) is one share
+        size = 10 ** 6
+
+    threads(3)
+    assert parallel.shares_by_size(["a", "b"], [GpuLike(), GpuLike()]) == [["a", "b"]]
 
 
 def test_set_num_threads_checks_its_argument():
@@ -272,10 +281,18 @@ def test_matmul_keeps_its_shape_error_when_batches_do_not_broadcast():
         MatMul.apply(mt.tensor(np.zeros((3, 2, 2))), mt.tensor(np.zeros((4, 2, 2))))
 
 
-def test_large_products_are_left_to_blas():
-    a = np.ones((2, 80, 80), dtype=np.float32)
-    assert 80 ** 3 > parallel.SMALL_PRODUCT
-    np.testing.assert_array_equal(parallel.matmul(a, a), a @ a)
+def test_large_products_are_left_to_blas_and_small_ones_split(threads, monkeypatch):
+    threads(2)
+    split_calls = []
+    real_run_parallel = parallel.run_parallel
+    monkeypatch.setattr(parallel, "run_parallel", lambda fn, items: (split_calls.append(len(items)),
+                                                                        real_run_parallel(fn, items)))
+    large = _rng().standard_normal((2, 80, 80)).astype(np.float32)   # 80^3 > SMALL_PRODUCT
+    np.testing.assert_array_equal(parallel.matmul(large, large), large @ large)
+    assert split_calls == []
+    small = _rng().standard_normal((4, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(parallel.matmul(small, small), small @ small)
+    assert split_calls == [2]
 
 
 @pytest.mark.parametrize("make", [
