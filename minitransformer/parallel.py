@@ -31,19 +31,22 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MIN_BLOCK_SIZE = 1 << 18   # elements: below about this much work per block, a thread costs more than it saves
+# work is counted in element passes: a kernel that reads and writes its rows k
+# times over does k passes of its elements.  Waking a thread and waiting for
+# it costs some tens of microseconds, about what a block of this much work
+# takes; smaller work stays in one block on the calling thread
+MIN_BLOCK_WORK = 1 << 20
 MAX_DEFAULT_THREADS = 8    # element-wise work is bound by memory bandwidth well before this many cores
 # OpenBLAS runs a product of at most 4 * 65536 multiply-adds on one thread; larger
 # ones it spreads over its own threads, and splitting them again would oversubscribe
 SMALL_PRODUCT = 1 << 18
 
 _state = threading.local()   # .in_block: this thread is running a block (nested calls run serially)
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
+_dispatch_lock = threading.Lock()   # one caller hands out blocks at a time; others run theirs serially
+_workers: list | None = None
 _num_threads: int | None = None
 
 
@@ -72,85 +75,136 @@ def get_num_threads() -> int:
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads (``n >= 1``) for element-wise work from now on."""
-    global _num_threads, _pool
+    global _num_threads, _workers
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: the number of threads must be an integer >= 1, got {n!r}")
-    with _pool_lock:
+    with _dispatch_lock:   # no blocks are running while the workers change
         _num_threads = n
-        old, _pool = _pool, None
-    if old is not None:
-        old.shutdown(wait=True)
+        old, _workers = _workers, None
+    for worker in old or ():
+        worker.stop()
 
 
-def _get_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=get_num_threads() - 1,
-                                       thread_name_prefix="minitransformer")
-        return _pool
+class _Worker:
+    """A thread that runs the calls it is handed, one batch at a time.
+
+    Two locks pass the work back and forth: the caller releases ``_start``
+    to wake the thread and acquires ``_done`` to wait for it.  Locks are the
+    cheapest wake-up Python has; a ``ThreadPoolExecutor`` (futures, a queue,
+    a condition variable per task) costs several times as long per hand-off,
+    which would eat much of what splitting a millisecond of work saves.
+    """
+
+    def __init__(self, name: str):
+        self._start, self._done = threading.Lock(), threading.Lock()
+        self._start.acquire()
+        self._done.acquire()
+        self._job = None
+        self.error = None
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def _loop(self) -> None:
+        _state.in_block = True   # everything this thread runs is a block
+        while True:
+            self._start.acquire()             # sleep until handed a job
+            fn, items = self._job
+            if fn is None:
+                return
+            try:
+                for item in items:
+                    fn(item)
+            except BaseException as exc:      # handed back to the caller by wait()
+                self.error = exc
+            self._done.release()
+
+    def run(self, fn, items) -> None:
+        self._job, self.error = (fn, items), None
+        self._start.release()
+
+    def wait(self):
+        """Block until the job is done; its error, if any."""
+        self._done.acquire()
+        self._job = None
+        return self.error
+
+    def stop(self) -> None:
+        self._job = (None, None)
+        self._start.release()
 
 
-def _forget_pool_after_fork() -> None:
-    """A forked child has none of the parent's threads: start a new pool when needed."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
+def _get_workers() -> list:
+    """The ``get_num_threads() - 1`` worker threads (the caller is the last one)."""
+    global _workers
+    if _workers is None:
+        _workers = [_Worker(f"minitransformer-{i}") for i in range(get_num_threads() - 1)]
+    return _workers
+
+
+def _forget_workers_after_fork() -> None:
+    """A forked child has none of the parent's threads: start new ones when needed."""
+    global _workers, _dispatch_lock
+    _workers, _dispatch_lock = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+    os.register_at_fork(after_in_child=_forget_workers_after_fork)
 
 
-def row_blocks(n_rows: int, size: int) -> list:
+def row_blocks(n_rows: int, work: int) -> list:
     """Split ``range(n_rows)`` into near-equal slices, one per thread, each of
-    at least ``MIN_BLOCK_SIZE`` elements when ``size`` elements are spread
-    evenly over the rows (one slice for small work)."""
-    n_blocks = max(1, min(get_num_threads(), n_rows, size // MIN_BLOCK_SIZE))
+    at least ``MIN_BLOCK_WORK`` element passes when ``work`` of them is
+    spread evenly over the rows (one slice for small work)."""
+    n_blocks = max(1, min(get_num_threads(), n_rows, work // MIN_BLOCK_WORK))
     bounds = [n_rows * i // n_blocks for i in range(n_blocks + 1)]
     return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _run_marked(fn, arg):
-    _state.in_block = True
-    try:
-        return fn(arg)
-    finally:
-        _state.in_block = False
-
-
 def run_parallel(fn, items) -> None:
-    """Call ``fn(item)`` for every item, the first on this thread and the rest on
-    the pool, and wait for all of them; re-raise the first error."""
+    """Call ``fn(item)`` for every item, spread over the worker threads and this
+    one, and wait for all of them; re-raise the first error.
+
+    Calls from inside a block, or while another thread is handing out
+    blocks, run serially here (waiting for busy workers could deadlock)."""
     items = list(items)
-    if len(items) <= 1 or getattr(_state, "in_block", False) or get_num_threads() == 1:
+    if len(items) <= 1 or getattr(_state, "in_block", False) or get_num_threads() == 1 \
+            or not _dispatch_lock.acquire(blocking=False):
         for item in items:
             fn(item)
         return
-    pool = _get_pool()
-    futures = [pool.submit(_run_marked, fn, item) for item in items[1:]]
-    error = None
     try:
-        _run_marked(fn, items[0])
-    except BaseException as exc:   # still wait: the other blocks may be writing into shared outputs
-        error = exc
-    for future in futures:
+        workers = _get_workers()
+        n = len(workers) + 1
+        shares = [items[i::n] for i in range(n)]   # share 0 is this thread's
+        busy = [w for w, share in zip(workers, shares[1:]) if share]
+        for worker, share in zip(busy, shares[1:]):
+            worker.run(fn, share)
+        error = None
+        _state.in_block = True
         try:
-            future.result()
-        except BaseException as exc:
-            error = error or exc
+            for item in shares[0]:
+                fn(item)
+        except BaseException as exc:   # still wait: the other blocks may be writing into shared outputs
+            error = exc
+        finally:
+            _state.in_block = False
+        for worker in busy:
+            error = error or worker.wait()
+    finally:
+        _dispatch_lock.release()
     if error is not None:
         raise error
 
 
-def shares_by_size(items: list, arrays: list) -> list:
+def shares_by_size(items: list, arrays: list, passes: int = 1) -> list:
     """Deal ``items`` into one list per thread, ``arrays[i]`` being the array
-    item i works on: near-equal total sizes (largest first, each to the
-    lightest share), the items' order kept within a share.  One share when
-    the total is small or the arrays are not NumPy arrays (CuPy)."""
+    item i works on (``passes`` times over): near-equal total sizes (largest
+    first, each to the lightest share), the items' order kept within a
+    share.  One share when the total is small or the arrays are not NumPy
+    arrays (CuPy)."""
     if not all(isinstance(a, np.ndarray) for a in arrays):
         return [list(items)]
     sizes = [a.size for a in arrays]
-    n_shares = min(get_num_threads(), len(items), max(1, sum(sizes) // MIN_BLOCK_SIZE))
+    n_shares = min(get_num_threads(), len(items), max(1, passes * sum(sizes) // MIN_BLOCK_WORK))
     if n_shares <= 1:
         return [list(items)]
     loads, owner = [0] * n_shares, [0] * len(items)
@@ -161,19 +215,21 @@ def shares_by_size(items: list, arrays: list) -> list:
     return [[item for item, o in zip(items, owner) if o == share] for share in range(n_shares)]
 
 
-def for_each_row_block(block, x, split: bool = True) -> None:
+def for_each_row_block(block, x, split: bool = True, passes: int = 1) -> None:
     """Call ``block(rows)`` for slices ``rows`` that cover ``x``'s first axis.
 
-    NumPy arrays of enough elements are cut into one block per thread, run in
-    parallel; anything else (small arrays, CuPy arrays, ``split=False`` for
-    work that mixes rows, 0-d arrays) is one call ``block(...)``: the index
-    ``...`` selects the whole array.  ``block`` must write only the rows it
-    is given.
+    ``passes`` says about how many times the block goes over its elements
+    (each NumPy call that reads or writes arrays of the block's size is
+    one): NumPy arrays with enough work are cut into one block per thread,
+    run in parallel; anything else (small work, CuPy arrays, ``split=False``
+    for work that mixes rows, 0-d arrays) is one call ``block(...)``: the
+    index ``...`` selects the whole array.  ``block`` must write only the
+    rows it is given.
     """
     if not split or not isinstance(x, np.ndarray) or x.ndim == 0:
         block(...)
         return
-    run_parallel(block, row_blocks(x.shape[0], x.size))
+    run_parallel(block, row_blocks(x.shape[0], x.size * passes))
 
 
 def rows_of(a, rows, like):
@@ -183,6 +239,22 @@ def rows_of(a, rows, like):
     if a is None or rows is Ellipsis or a.ndim < like.ndim or a.shape[0] != like.shape[0]:
         return a
     return a[rows]
+
+
+def add(a, b):
+    """``a + b`` for two NumPy arrays of one shape, in blocks of rows over threads
+    (anything else is a plain ``a + b``).  The backward pass adds up this way
+    the gradients of a tensor used more than once (a residual connection's
+    input, a shared embedding table)."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.shape != b.shape:
+        return a + b
+    out = np.empty(a.shape, dtype=np.result_type(a, b))
+
+    def block(rows):
+        np.add(a[rows], b[rows], out=out[rows])
+
+    for_each_row_block(block, out)
+    return out
 
 
 def matmul(a, b):

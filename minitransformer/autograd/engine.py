@@ -16,6 +16,7 @@ Gradients travel as raw backend arrays; only ``.grad`` and hooks see Tensors.
 """
 from __future__ import annotations
 
+from .. import parallel
 from .grad_mode import no_grad
 
 
@@ -76,7 +77,7 @@ def run_backward(root, grad, retain_graph: bool = False) -> None:
                 key = id(parent)
                 if key in grads:
                     # out of place: an op may hand the same array to two inputs
-                    grads[key] = grads[key] + parent_grad
+                    grads[key] = parallel.add(grads[key], parent_grad)
                 else:
                     grads[key] = parent_grad
             if not retain_graph:

@@ -35,7 +35,7 @@ class MaskedSoftmax(Function):
             total = e.sum(axis=-1, keepdims=True)
             xp.divide(e, xp.where(total == 0, 1, total), out=y[rows])   # all-zero row stays zero
 
-        for_each_row_block(block, scores, split=scores.ndim > 1)
+        for_each_row_block(block, scores, split=scores.ndim > 1, passes=6)
         ctx.save_for_backward(y)
         return y
 
@@ -50,7 +50,7 @@ class MaskedSoftmax(Function):
             y, g = saved_y[rows], grad[rows]
             xp.multiply(y, g - (g * y).sum(axis=-1, keepdims=True), out=gx[rows])
 
-        for_each_row_block(block, saved_y, split=saved_y.ndim > 1)
+        for_each_row_block(block, saved_y, split=saved_y.ndim > 1, passes=4)
         return gx, None
 
 

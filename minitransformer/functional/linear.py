@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from ..backend import get_array_module
 from ..ops._util import shapes_error
 from ..parallel import for_each_row_block
 
@@ -38,7 +39,11 @@ class LinearFunction(Function):
         g2 = grad.reshape(-1, grad.shape[-1])
         gx = (g2 @ weight).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
         gw = g2.T @ x2 if ctx.needs_input_grad[1] else None
-        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        gb = None
+        if ctx.needs_input_grad[2]:
+            # the sum over rows is a product with a vector of ones, which BLAS
+            # computes about twice as fast as g2.sum(axis=0)
+            gb = get_array_module(g2).ones(g2.shape[0], dtype=g2.dtype) @ g2
         return gx, gw, gb
 
 

@@ -20,18 +20,22 @@ class LayerNormFunction(Function):
         rstd = xp.empty(x.shape[:x.ndim - n_axes] + (1,) * n_axes, dtype=x.dtype)
 
         def block(rows):   # the rows are independent: blocks of them run on separate threads
-            mean = x[rows].mean(axis=axes, keepdims=True)
-            centered = x[rows] - mean
-            var = (centered * centered).mean(axis=axes, keepdims=True)
+            # each step writes into a buffer of the results: no temporary arrays
+            x_rows, x_hat_rows, out = x[rows], x_hat[rows], y[rows]
+            xp.subtract(x_rows, x_rows.mean(axis=axes, keepdims=True), out=x_hat_rows)  # x - mean
+            xp.multiply(x_hat_rows, x_hat_rows, out=out)        # (x - mean)^2, in y until y is known
+            var = out.mean(axis=axes, keepdims=True)
             # eps > 0 keeps rstd finite for a constant row (var = 0)
             rstd[rows] = 1 / xp.sqrt(var + eps)
-            xp.multiply(centered, rstd[rows], out=x_hat[rows])
-            out = y[rows]
-            out[...] = x_hat[rows] if weight is None else x_hat[rows] * weight
+            x_hat_rows *= rstd[rows]
+            if weight is None:
+                out[...] = x_hat_rows
+            else:
+                xp.multiply(x_hat_rows, weight, out=out)
             if bias is not None:
                 out += bias
 
-        for_each_row_block(block, x, split=x.ndim > n_axes)
+        for_each_row_block(block, x, split=x.ndim > n_axes, passes=7)
         ctx.save_for_backward(x_hat, rstd, weight)
         ctx.axes = axes
         return y
@@ -53,17 +57,19 @@ class LayerNormFunction(Function):
         g_times_x_hat = xp.empty_like(grad) if ctx.needs_input_grad[1] else None
 
         def block(rows):   # dL/dx of a row needs that row only
-            x_hat, rstd = saved_x_hat[rows], saved_rstd[rows]
-            g_hat = grad[rows] if weight is None else grad[rows] * weight
-            gx[rows] = rstd * (
-                g_hat
-                - g_hat.mean(axis=axes, keepdims=True)
-                - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
-            )
+            x_hat, rstd, g = saved_x_hat[rows], saved_rstd[rows], grad[rows]
+            g_hat = g if weight is None else g * weight
+            # the formula above, term by term in the rows of gx (g_hat is the only temporary)
+            out = gx[rows]
+            xp.multiply(g_hat, x_hat, out=out)
+            xp.multiply(x_hat, out.mean(axis=axes, keepdims=True), out=out)   # x_hat * mean(g_hat * x_hat)
+            xp.subtract(g_hat, out, out=out)
+            out -= g_hat.mean(axis=axes, keepdims=True)
+            out *= rstd
             if g_times_x_hat is not None:
-                xp.multiply(grad[rows], x_hat, out=g_times_x_hat[rows])
+                xp.multiply(g, x_hat, out=g_times_x_hat[rows])
 
-        for_each_row_block(block, grad, split=grad.ndim > len(axes))
+        for_each_row_block(block, grad, split=grad.ndim > len(axes), passes=9)
         # the sums over rows mix every block: one call each, in a fixed order
         batch_axes = tuple(range(grad.ndim - len(axes)))
         gw = g_times_x_hat.sum(axis=batch_axes) if ctx.needs_input_grad[1] else None

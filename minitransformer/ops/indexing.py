@@ -82,8 +82,11 @@ def scatter_add_rows(ids, rows, num_rows: int):
     """out[i] = sum of rows[j] over all j with ids[j] == i, shape (num_rows, D).
 
     Sorting the ids groups equal ones together, so each group becomes one
-    contiguous segment summed by ``add.reduceat``: much faster than the
-    element-by-element ``add.at`` for an embedding's gradient.
+    contiguous run of rows.  A run of one row (an id used once: most ids of
+    a batch) is copied as it is; the longer runs are summed by
+    ``add.reduceat``.  Both are much faster than the element-by-element
+    ``add.at`` for an embedding's gradient, and ``reduceat``, whose cost
+    grows with the rows it reads, only sees the rows that need adding.
     """
     xp = get_array_module(rows)
     out = xp.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
@@ -95,5 +98,12 @@ def scatter_add_rows(ids, rows, num_rows: int):
     order = xp.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     starts = xp.flatnonzero(xp.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
-    out[sorted_ids[starts]] = xp.add.reduceat(rows[order], starts, axis=0)
+    lengths = xp.diff(xp.append(starts, ids.size))
+    once = lengths == 1
+    out[sorted_ids[starts[once]]] = rows[order[starts[once]]]
+    repeated = ~once
+    if repeated.any():
+        in_repeated_run = xp.repeat(repeated, lengths)     # sorted position -> its run is repeated
+        run_starts = xp.concatenate(([0], xp.cumsum(lengths[repeated])[:-1]))
+        out[sorted_ids[starts[repeated]]] = xp.add.reduceat(rows[order[in_repeated_run]], run_starts, axis=0)
     return out

@@ -126,7 +126,7 @@ class Relu(Function):
         def block(rows):
             xp.multiply(grad[rows], out[rows] > 0, out=gx[rows])
 
-        for_each_row_block(block, out)
+        for_each_row_block(block, out, passes=2)
         return gx
 
 

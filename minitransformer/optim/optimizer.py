@@ -149,8 +149,9 @@ class Optimizer:
         updates = [(p.data, p.grad.data, self.state.setdefault(p, {}), group)
                    for group in self.param_groups for p in group["params"] if p.grad is not None]
         # each parameter's update is independent of the others': on the CPU, shares of
-        # them run on separate threads (NumPy runs each element-wise op on one core)
-        shares = shares_by_size(updates, [param for param, *_ in updates])
+        # them run on separate threads (NumPy runs each element-wise op on one core);
+        # an update goes over its arrays about ten times
+        shares = shares_by_size(updates, [param for param, *_ in updates], passes=10)
 
         def update_share(share):
             for param, grad, state, group in share:

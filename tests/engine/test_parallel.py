@@ -25,7 +25,7 @@ from minitransformer.ops.matmul import MatMul
 def threads(monkeypatch):
     """set(n): n threads, blocks as small as one element (restored afterwards)."""
     before = parallel.get_num_threads()
-    monkeypatch.setattr(parallel, "MIN_BLOCK_SIZE", 1)
+    monkeypatch.setattr(parallel, "MIN_BLOCK_WORK", 1)
 
     def set_threads(n):
         parallel.set_num_threads(n)
@@ -72,7 +72,21 @@ def test_row_blocks_cover_every_row_once_in_near_equal_parts(threads):
 
 
 def test_small_work_stays_in_one_block():
-    assert parallel.row_blocks(1000, parallel.MIN_BLOCK_SIZE - 1) == [slice(0, 1000)]
+    assert parallel.row_blocks(1000, parallel.MIN_BLOCK_WORK - 1) == [slice(0, 1000)]
+
+
+def test_the_passes_of_a_kernel_count_towards_its_work(monkeypatch):
+    parallel.set_num_threads(2)
+    try:
+        x = np.zeros((64, parallel.MIN_BLOCK_WORK // 64))
+        blocks = []
+        parallel.for_each_row_block(blocks.append, x)              # one pass: one block's work
+        assert blocks == [slice(0, 64)]
+        blocks.clear()
+        parallel.for_each_row_block(blocks.append, x, passes=2)    # two passes: two blocks' work
+        assert sorted(b.start for b in blocks) == [0, 32]
+    finally:
+        parallel.set_num_threads(parallel._default_num_threads())
 
 
 def test_blocks_run_on_several_threads_at_the_same_time(threads):
@@ -293,6 +307,35 @@ def test_large_products_are_left_to_blas_and_small_ones_split(threads, monkeypat
     small = _rng().standard_normal((4, 8, 8)).astype(np.float32)
     np.testing.assert_array_equal(parallel.matmul(small, small), small @ small)
     assert split_calls == [2]
+
+
+def test_add_in_blocks_equals_the_plain_sum_and_falls_back_when_it_cannot_split(threads, monkeypatch):
+    threads(3)
+    split_calls = []
+    real_run_parallel = parallel.run_parallel
+    monkeypatch.setattr(parallel, "run_parallel", lambda fn, items: (split_calls.append(len(items)),
+                                                                        real_run_parallel(fn, items)))
+    a = _rng().standard_normal((7, 5)).astype(np.float32)
+    b = _rng(1).standard_normal((7, 5))
+    total = parallel.add(a, b)
+    assert split_calls == [3] and total.dtype == np.float64     # NumPy's promotion, as a + b
+    np.testing.assert_array_equal(total, a + b)
+    split_calls.clear()
+    np.testing.assert_array_equal(parallel.add(a, a[0]), a + a[0])   # broadcasting: plain a + b
+    np.testing.assert_array_equal(parallel.add(a, 2.0), a + 2.0)
+    assert split_calls == []
+
+
+def test_a_tensor_used_several_times_sums_its_gradients_in_blocks(threads):
+    x = _rng().standard_normal((6, 4)).astype(np.float32)
+
+    def used_three_times(t):
+        return t * t + t.relu() + t
+
+    one, three = run_both(threads, lambda: forward_backward(used_three_times, x))
+    assert_identical(one, three)
+    r = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    np.testing.assert_allclose(three[1], r * (2 * x + (x > 0) + 1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("make", [

@@ -113,6 +113,20 @@ def test_embedding_repeated_ids_accumulate_their_gradients():
     np.testing.assert_array_equal(w.grad.numpy(), expected)  # row 1 unused: exactly zero
 
 
+@given(st.integers(1, 8), st.integers(0, 40), st.integers(1, 3), seeds)
+def test_scatter_add_rows_sums_the_rows_of_every_id_once_used_or_repeated(num_rows, n, dim, seed):
+    from minitransformer.ops.indexing import scatter_add_rows
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, num_rows, n)        # ids used once, repeated, or not at all
+    rows = rng.standard_normal((n, dim))
+    expected = np.zeros((num_rows, dim))
+    np.add.at(expected, ids, rows)
+    got = scatter_add_rows(ids, rows, num_rows)
+    assert got.shape == (num_rows, dim) and got.dtype == rows.dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 @given(st.integers(2, 6), st.integers(1, 3), hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4),
        st.data(), seeds)
 def test_embedding_gradient_matches_numeric_except_padding_row_which_is_zero(rows, dim, id_shape, data, seed):
