@@ -39,6 +39,10 @@ import numpy as np
 # it costs some tens of microseconds, about what a block of this much work
 # takes; smaller work stays in one block on the calling thread
 MIN_BLOCK_WORK = 1 << 20
+# a kernel that passes over its rows several times runs on chunks of rows of at
+# most this many elements (2 MB of float32), so that the second pass and the
+# next find them in the core's cache instead of main memory
+CACHE_CHUNK_SIZE = 1 << 19
 MAX_DEFAULT_THREADS = 8    # element-wise work is bound by memory bandwidth well before this many cores
 # OpenBLAS runs a product of at most 4 * 65536 multiply-adds on one thread; larger
 # ones it spreads over its own threads, and splitting them again would oversubscribe
@@ -221,15 +225,26 @@ def for_each_row_block(block, x, split: bool = True, passes: int = 1) -> None:
     ``passes`` says about how many times the block goes over its elements
     (each NumPy call that reads or writes arrays of the block's size is
     one): NumPy arrays with enough work are cut into one block per thread,
-    run in parallel; anything else (small work, CuPy arrays, ``split=False``
-    for work that mixes rows, 0-d arrays) is one call ``block(...)``: the
-    index ``...`` selects the whole array.  ``block`` must write only the
-    rows it is given.
+    run in parallel, and a thread's block of a kernel of several passes is
+    called in chunks of at most ``CACHE_CHUNK_SIZE`` elements.  Anything
+    else (small work, CuPy arrays, ``split=False`` for work that mixes
+    rows, 0-d arrays) is one call ``block(...)``: the index ``...`` selects
+    the whole array.  ``block`` must write only the rows it is given.
     """
     if not split or not isinstance(x, np.ndarray) or x.ndim == 0:
         block(...)
         return
-    run_parallel(block, row_blocks(x.shape[0], x.size * passes))
+    blocks = row_blocks(x.shape[0], x.size * passes)
+    if passes == 1 or x.size <= CACHE_CHUNK_SIZE:
+        run_parallel(block, blocks)
+        return
+    chunk_rows = max(1, CACHE_CHUNK_SIZE // (x.size // x.shape[0]))
+
+    def in_chunks(rows):   # one thread's block, chunk after chunk
+        for start in range(rows.start, rows.stop, chunk_rows):
+            block(slice(start, min(start + chunk_rows, rows.stop)))
+
+    run_parallel(in_chunks, blocks)
 
 
 def rows_of(a, rows, like):

@@ -16,6 +16,7 @@ from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..parallel import for_each_row_block, rows_of
 from .dropout import dropout
+from .rowsums import row_dot, row_sum
 
 
 class MaskedSoftmax(Function):
@@ -32,7 +33,7 @@ class MaskedSoftmax(Function):
             m = xp.where(xp.isfinite(m), m, 0)  # a fully masked row: every score is -inf
             e = s - m
             xp.exp(e, out=e)                     # exp(-inf) = 0 at masked places
-            total = e.sum(axis=-1, keepdims=True)
+            total = row_sum(e)
             xp.divide(e, xp.where(total == 0, 1, total), out=y[rows])   # all-zero row stays zero
 
         for_each_row_block(block, scores, split=scores.ndim > 1, passes=6)
@@ -48,9 +49,9 @@ class MaskedSoftmax(Function):
 
         def block(rows):
             y, g = saved_y[rows], grad[rows]
-            xp.multiply(y, g - (g * y).sum(axis=-1, keepdims=True), out=gx[rows])
+            xp.multiply(y, g - row_dot(g, y), out=gx[rows])
 
-        for_each_row_block(block, saved_y, split=saved_y.ndim > 1, passes=4)
+        for_each_row_block(block, saved_y, split=saved_y.ndim > 1, passes=3)
         return gx, None
 
 

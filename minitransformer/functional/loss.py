@@ -13,6 +13,7 @@ from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..parallel import for_each_row_block
 from .activation import log_softmax
+from .rowsums import row_sum
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -36,9 +37,9 @@ class CrossEntropyFunction(Function):
             xp.subtract(x[rows], x[rows].max(axis=1, keepdims=True), out=buf)
             # log p_c = (x_c - max) - log sum_j exp(x_j - max)
             picked = buf[xp.arange(buf.shape[0]), t_safe[rows]]      # x_t - max
-            mean_shifted = buf.mean(axis=1) if label_smoothing else None
+            mean_shifted = row_sum(buf)[:, 0] / num_classes if label_smoothing else None
             xp.exp(buf, out=buf)
-            total = buf.sum(axis=1, keepdims=True)
+            total = row_sum(buf)
             log_norm = xp.log(total[:, 0])
             buf /= total                                           # softmax(x)
             nll = log_norm - picked                                # -log p_t

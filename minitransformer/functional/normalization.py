@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..parallel import for_each_row_block
+from .rowsums import row_dot, row_sum
 
 
 class LayerNormFunction(Function):
@@ -22,9 +23,8 @@ class LayerNormFunction(Function):
         def block(rows):   # the rows are independent: blocks of them run on separate threads
             # each step writes into a buffer of the results: no temporary arrays
             x_rows, x_hat_rows, out = x[rows], x_hat[rows], y[rows]
-            xp.subtract(x_rows, x_rows.mean(axis=axes, keepdims=True), out=x_hat_rows)  # x - mean
-            xp.multiply(x_hat_rows, x_hat_rows, out=out)        # (x - mean)^2, in y until y is known
-            var = out.mean(axis=axes, keepdims=True)
+            xp.subtract(x_rows, row_mean(x_rows, n_axes), out=x_hat_rows)     # x - mean
+            var = row_mean_of_product(x_hat_rows, x_hat_rows, n_axes)
             # eps > 0 keeps rstd finite for a constant row (var = 0)
             rstd[rows] = 1 / xp.sqrt(var + eps)
             x_hat_rows *= rstd[rows]
@@ -35,7 +35,7 @@ class LayerNormFunction(Function):
             if bias is not None:
                 out += bias
 
-        for_each_row_block(block, x, split=x.ndim > n_axes, passes=7)
+        for_each_row_block(block, x, split=x.ndim > n_axes, passes=6)
         ctx.save_for_backward(x_hat, rstd, weight)
         ctx.axes = axes
         return y
@@ -52,7 +52,7 @@ class LayerNormFunction(Function):
         # BEGIN SOLUTION
         saved_x_hat, saved_rstd, weight = ctx.saved_tensors
         xp = get_array_module(grad)
-        axes = ctx.axes
+        n_axes = len(ctx.axes)
         gx = xp.empty_like(grad)
         g_times_x_hat = xp.empty_like(grad) if ctx.needs_input_grad[1] else None
 
@@ -61,21 +61,37 @@ class LayerNormFunction(Function):
             g_hat = g if weight is None else g * weight
             # the formula above, term by term in the rows of gx (g_hat is the only temporary)
             out = gx[rows]
-            xp.multiply(g_hat, x_hat, out=out)
-            xp.multiply(x_hat, out.mean(axis=axes, keepdims=True), out=out)   # x_hat * mean(g_hat * x_hat)
+            xp.multiply(x_hat, row_mean_of_product(g_hat, x_hat, n_axes), out=out)
             xp.subtract(g_hat, out, out=out)
-            out -= g_hat.mean(axis=axes, keepdims=True)
+            out -= row_mean(g_hat, n_axes)
             out *= rstd
             if g_times_x_hat is not None:
                 xp.multiply(g, x_hat, out=g_times_x_hat[rows])
 
-        for_each_row_block(block, grad, split=grad.ndim > len(axes), passes=9)
+        for_each_row_block(block, grad, split=grad.ndim > n_axes, passes=7)
         # the sums over rows mix every block: one call each, in a fixed order
-        batch_axes = tuple(range(grad.ndim - len(axes)))
+        batch_axes = tuple(range(grad.ndim - n_axes))
         gw = g_times_x_hat.sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
         gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
         # END SOLUTION
+
+
+def _flat_rows(a, n_axes: int):
+    """``a`` with its last ``n_axes`` axes merged into one (a view when they are contiguous)."""
+    return a.reshape(a.shape[:a.ndim - n_axes] + (-1,))
+
+
+def row_mean(a, n_axes: int = 1):
+    """The mean over the last ``n_axes`` axes, kept as axes of size 1."""
+    flat = _flat_rows(a, n_axes)
+    return (row_sum(flat) / flat.shape[-1]).reshape(a.shape[:a.ndim - n_axes] + (1,) * n_axes)
+
+
+def row_mean_of_product(a, b, n_axes: int = 1):
+    """The mean of ``a * b`` over the last ``n_axes`` axes, without making ``a * b``."""
+    flat_a, flat_b = _flat_rows(a, n_axes), _flat_rows(b, n_axes)
+    return (row_dot(flat_a, flat_b) / flat_a.shape[-1]).reshape(a.shape[:a.ndim - n_axes] + (1,) * n_axes)
 
 
 def _n_axes(x, normalized_shape) -> int:

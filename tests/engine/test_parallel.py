@@ -23,9 +23,11 @@ from minitransformer.ops.matmul import MatMul
 
 @pytest.fixture
 def threads(monkeypatch):
-    """set(n): n threads, blocks as small as one element (restored afterwards)."""
+    """set(n): n threads, blocks as small as one element, kernels of several passes
+    in chunks of a row or two (restored afterwards)."""
     before = parallel.get_num_threads()
     monkeypatch.setattr(parallel, "MIN_BLOCK_WORK", 1)
+    monkeypatch.setattr(parallel, "CACHE_CHUNK_SIZE", 2)
 
     def set_threads(n):
         parallel.set_num_threads(n)
@@ -87,6 +89,23 @@ def test_the_passes_of_a_kernel_count_towards_its_work(monkeypatch):
         assert sorted(b.start for b in blocks) == [0, 32]
     finally:
         parallel.set_num_threads(parallel._default_num_threads())
+
+
+def test_a_kernel_of_several_passes_sees_its_rows_in_cache_sized_chunks(threads, monkeypatch):
+    threads(2)
+    monkeypatch.setattr(parallel, "CACHE_CHUNK_SIZE", 6)
+    calls, lock = [], threading.Lock()
+
+    def block(rows):
+        with lock:
+            calls.append((rows.start, rows.stop))
+
+    x = np.zeros((10, 3))                                   # 3 elements a row: 2 rows a chunk
+    parallel.for_each_row_block(block, x, passes=2)
+    assert sorted(calls) == [(0, 2), (2, 4), (4, 5), (5, 7), (7, 9), (9, 10)]   # blocks 0-5 and 5-10
+    calls.clear()
+    parallel.for_each_row_block(block, x, passes=1)        # one pass: nothing to keep in cache
+    assert sorted(calls) == [(0, 5), (5, 10)]
 
 
 def test_blocks_run_on_several_threads_at_the_same_time(threads):

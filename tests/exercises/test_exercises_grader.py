@@ -39,7 +39,7 @@ WRONG = {
     "cross-entropy without the softmax term": (8, "CrossEntropyFunction", lambda: edited(
         CrossEntropyFunction, "xp.multiply(probs, weight[:, None], out=g)", "g[...] = 0")),
     "layer norm missing the mean(g_hat) term": (9, "LayerNormFunction", lambda: edited(
-        LayerNormFunction, "out -= g_hat.mean(axis=axes, keepdims=True)", "")),
+        LayerNormFunction, "out -= row_mean(g_hat, n_axes)", "")),
     "layer norm missing the x_hat term": (9, "LayerNormFunction", lambda: edited(
         LayerNormFunction, "xp.subtract(g_hat, out, out=out)", "out[...] = g_hat")),
     "embedding overwrites repeated ids": (10, "EmbeddingFunction", lambda: """
