@@ -126,9 +126,22 @@ class _Worker:
         self._start.release()
 
     def wait(self):
-        """Block until the job is done; its error, if any."""
-        self._done.acquire()
+        """Block until the job is done; its error, if any.
+
+        An interrupt (Ctrl-C) while waiting is held back until the job is
+        done: the job writes into the caller's arrays, and a release of
+        ``_done`` left pending would end the wait for the next job early.
+        """
+        interrupted = None
+        while True:
+            try:
+                self._done.acquire()
+                break
+            except BaseException as exc:
+                interrupted = interrupted or exc
         self._job = None
+        if interrupted is not None:
+            raise interrupted
         return self.error
 
     def stop(self) -> None:
@@ -191,8 +204,12 @@ def run_parallel(fn, items) -> None:
             error = exc
         finally:
             _state.in_block = False
-        for worker in busy:
-            error = error or worker.wait()
+        for worker in busy:   # every worker, even after an error: none may be left running
+            try:
+                worker_error = worker.wait()
+            except BaseException as exc:   # an interrupt while waiting: still wait for the others
+                worker_error = exc
+            error = error or worker_error
     finally:
         _dispatch_lock.release()
     if error is not None:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -146,6 +147,49 @@ def test_an_error_in_a_block_reaches_the_caller_after_every_block_finished(threa
     with pytest.raises(ValueError, match="block 3 failed"):
         parallel.for_each_row_block(block, np.zeros((9, 1)))
     assert sorted(done) == [0, 6]
+
+
+def test_an_interrupt_waits_for_the_workers_and_leaves_them_ready_for_the_next_job(threads):
+    threads(2)
+    out = np.zeros(2)
+
+    def interrupted_here(i):
+        if i == 0:
+            raise KeyboardInterrupt
+        time.sleep(0.05)
+        out[i] = 1
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run_parallel(interrupted_here, [0, 1])
+    assert out[1] == 1            # the worker's block had finished when the interrupt came out
+
+    class InterruptedOnce:        # Ctrl-C arriving while the caller waits for a worker
+        def __init__(self, lock):
+            self.lock, self.fired = lock, False
+
+        def acquire(self):
+            if not self.fired:
+                self.fired = True
+                raise KeyboardInterrupt
+            return self.lock.acquire()
+
+        def release(self):
+            self.lock.release()
+
+    worker = parallel._get_workers()[0]
+    worker._done = InterruptedOnce(worker._done)
+
+    def slow(i):
+        time.sleep(0.05)
+        out[i] = 2
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run_parallel(slow, [0, 1])
+    assert out.tolist() == [2, 2]
+    parallel.run_parallel(slow, [1, 0])    # a new job waits for itself, not for a leftover signal
+    out[:] = 0
+    parallel.run_parallel(slow, [0, 1])
+    assert out.tolist() == [2, 2]
 
 
 def test_nested_blocks_run_serially_instead_of_waiting_on_the_pool(threads):
