@@ -4,7 +4,8 @@ The names are loaded lazily: ``import minitransformer.viz`` costs nothing, and
 matplotlib is imported only when a plot is actually drawn.
 
     schedules.py   plot_lr_schedule, lr_schedule_values   a scheduler's lr curve
-    training.py    plot_run, plot_curves, plot_attention  a training run's plots
+    training.py    plot_run, plot_curves                  a training run's plots
+    attention.py   plot_attention, attention_maps         attention heatmaps
     notebook.py    setup_tutorial, pyplot                 the tutorials' setup cell
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ _LAZY = {
     "lr_schedule_values": "schedules",
     "plot_run": "training",
     "plot_curves": "training",
-    "plot_attention": "training",
+    "plot_attention": "attention",
     "read_metrics": "training",
 }
 

@@ -67,26 +67,6 @@ def plot_curves(run_dir: str) -> list:
     return written
 
 
-def plot_attention(weights, src_tokens, tgt_tokens, path: str, title: str = "attention") -> str:
-    """Heatmaps of attention weights (heads, L_q, L_k), one panel per head."""
-    plt = _pyplot()
-    heads = weights.shape[0]
-    fig, axes = plt.subplots(1, heads, figsize=(3 * heads + 1, 3.2), squeeze=False)
-    for h in range(heads):
-        ax = axes[0][h]
-        ax.imshow(weights[h], cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-        ax.set_xticks(range(len(src_tokens)))
-        ax.set_xticklabels(src_tokens, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(tgt_tokens)))
-        ax.set_yticklabels(tgt_tokens if h == 0 else [], fontsize=7)
-        ax.set_title(f"head {h}", fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def _save(fig, plt, run_dir, name):
     path = os.path.join(run_dir, name)
     fig.tight_layout()
