@@ -14,11 +14,11 @@ so threads that each take a block of rows really do run at the same time::
     def block(rows):                 # rows: a slice of x's first axis
         y[rows] = softmax_of(x[rows])
 
-    for_each_row_block(block, x)
+    for_each_row_block(block, x, passes=5)   # about five passes over the rows
 
 Each row is computed by the same code on the same values whichever block it
 falls in, so results do not depend on the number of threads, bit for bit,
-and runs stay reproducible.  Small arrays run as one block on the calling
+and runs stay reproducible.  Small work runs as one block on the calling
 thread (handing work to a thread costs tens of microseconds), and so does
 everything on the GPU: a CUDA kernel is parallel already.
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..parallel import for_each_row_block
-from .rowsums import row_dot, row_sum
+from .rowsums import row_mean, row_mean_of_product
 
 
 class LayerNormFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, n_axes=1, eps=1e-5):
         xp = get_array_module(x)
-        axes = tuple(range(x.ndim - n_axes, x.ndim))
         x_hat, y = xp.empty_like(x), xp.empty_like(x)
         rstd = xp.empty(x.shape[:x.ndim - n_axes] + (1,) * n_axes, dtype=x.dtype)
 
@@ -37,7 +36,7 @@ class LayerNormFunction(Function):
 
         for_each_row_block(block, x, split=x.ndim > n_axes, passes=6)
         ctx.save_for_backward(x_hat, rstd, weight)
-        ctx.axes = axes
+        ctx.n_axes = n_axes
         return y
 
     @staticmethod
@@ -52,7 +51,7 @@ class LayerNormFunction(Function):
         # BEGIN SOLUTION
         saved_x_hat, saved_rstd, weight = ctx.saved_tensors
         xp = get_array_module(grad)
-        n_axes = len(ctx.axes)
+        n_axes = ctx.n_axes
         gx = xp.empty_like(grad)
         g_times_x_hat = xp.empty_like(grad) if ctx.needs_input_grad[1] else None
 
@@ -75,23 +74,6 @@ class LayerNormFunction(Function):
         gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
         # END SOLUTION
-
-
-def _flat_rows(a, n_axes: int):
-    """``a`` with its last ``n_axes`` axes merged into one (a view when they are contiguous)."""
-    return a.reshape(a.shape[:a.ndim - n_axes] + (-1,))
-
-
-def row_mean(a, n_axes: int = 1):
-    """The mean over the last ``n_axes`` axes, kept as axes of size 1."""
-    flat = _flat_rows(a, n_axes)
-    return (row_sum(flat) / flat.shape[-1]).reshape(a.shape[:a.ndim - n_axes] + (1,) * n_axes)
-
-
-def row_mean_of_product(a, b, n_axes: int = 1):
-    """The mean of ``a * b`` over the last ``n_axes`` axes, without making ``a * b``."""
-    flat_a, flat_b = _flat_rows(a, n_axes), _flat_rows(b, n_axes)
-    return (row_dot(flat_a, flat_b) / flat_a.shape[-1]).reshape(a.shape[:a.ndim - n_axes] + (1,) * n_axes)
 
 
 def _n_axes(x, normalized_shape) -> int:

@@ -1,4 +1,4 @@
-"""Sums over the last axis, as the fused kernels need them.
+"""Sums and means over the last axes, as the fused kernels need them.
 
 A softmax divides by the sum of each row, a layer norm takes the mean of
 each row, and their backward passes sum a product over each row.
@@ -14,7 +14,9 @@ array first::
 
 up to rounding (float32 rows of a few thousand numbers agree to about
 1e-6 relative). Each row's sum depends on that row only, so a block of
-rows gets the same numbers as the whole array.
+rows gets the same numbers as the whole array.  ``row_mean`` and
+``row_mean_of_product`` are the means over the last ``n_axes`` axes (a
+layer norm may normalize over several).
 """
 from __future__ import annotations
 
@@ -29,3 +31,20 @@ def row_sum(x):
 def row_dot(a, b):
     """Sum over the last axis of ``a * b``, keeping it (size 1)."""
     return get_array_module(a).einsum("...j,...j->...", a, b)[..., None]
+
+
+def _flat_rows(a, n_axes: int):
+    """``a`` with its last ``n_axes`` axes merged into one (a view when they are contiguous)."""
+    return a.reshape(a.shape[:a.ndim - n_axes] + (-1,))
+
+
+def row_mean(a, n_axes: int = 1):
+    """The mean over the last ``n_axes`` axes, kept as axes of size 1."""
+    flat = _flat_rows(a, n_axes)
+    return (row_sum(flat) / flat.shape[-1]).reshape(a.shape[:a.ndim - n_axes] + (1,) * n_axes)
+
+
+def row_mean_of_product(a, b, n_axes: int = 1):
+    """The mean of ``a * b`` over the last ``n_axes`` axes, without making ``a * b``."""
+    flat_a, flat_b = _flat_rows(a, n_axes), _flat_rows(b, n_axes)
+    return (row_dot(flat_a, flat_b) / flat_a.shape[-1]).reshape(a.shape[:a.ndim - n_axes] + (1,) * n_axes)

@@ -37,6 +37,16 @@ def threads(monkeypatch):
     parallel.set_num_threads(before)
 
 
+@pytest.fixture
+def split_calls(monkeypatch):
+    """The number of items of every ``run_parallel`` call made during the test."""
+    calls = []
+    real_run_parallel = parallel.run_parallel
+    monkeypatch.setattr(parallel, "run_parallel", lambda fn, items: (calls.append(len(items)),
+                                                                        real_run_parallel(fn, items)))
+    return calls
+
+
 def run_both(threads, fn):
     """fn() with one thread and with three; both results (tuples of arrays)."""
     threads(1)
@@ -78,7 +88,8 @@ def test_small_work_stays_in_one_block():
     assert parallel.row_blocks(1000, parallel.MIN_BLOCK_WORK - 1) == [slice(0, 1000)]
 
 
-def test_the_passes_of_a_kernel_count_towards_its_work(monkeypatch):
+def test_the_passes_of_a_kernel_count_towards_its_work():
+    before = parallel.get_num_threads()
     parallel.set_num_threads(2)
     try:
         x = np.zeros((64, parallel.MIN_BLOCK_WORK // 64))
@@ -89,7 +100,7 @@ def test_the_passes_of_a_kernel_count_towards_its_work(monkeypatch):
         parallel.for_each_row_block(blocks.append, x, passes=2)    # two passes: two blocks' work
         assert sorted(b.start for b in blocks) == [0, 32]
     finally:
-        parallel.set_num_threads(parallel._default_num_threads())
+        parallel.set_num_threads(before)
 
 
 def test_a_kernel_of_several_passes_sees_its_rows_in_cache_sized_chunks(threads, monkeypatch):
@@ -358,12 +369,8 @@ def test_matmul_keeps_its_shape_error_when_batches_do_not_broadcast():
         MatMul.apply(mt.tensor(np.zeros((3, 2, 2))), mt.tensor(np.zeros((4, 2, 2))))
 
 
-def test_large_products_are_left_to_blas_and_small_ones_split(threads, monkeypatch):
+def test_large_products_are_left_to_blas_and_small_ones_split(threads, split_calls):
     threads(2)
-    split_calls = []
-    real_run_parallel = parallel.run_parallel
-    monkeypatch.setattr(parallel, "run_parallel", lambda fn, items: (split_calls.append(len(items)),
-                                                                        real_run_parallel(fn, items)))
     large = _rng().standard_normal((2, 80, 80)).astype(np.float32)   # 80^3 > SMALL_PRODUCT
     np.testing.assert_array_equal(parallel.matmul(large, large), large @ large)
     assert split_calls == []
@@ -372,12 +379,8 @@ def test_large_products_are_left_to_blas_and_small_ones_split(threads, monkeypat
     assert split_calls == [2]
 
 
-def test_add_in_blocks_equals_the_plain_sum_and_falls_back_when_it_cannot_split(threads, monkeypatch):
+def test_add_in_blocks_equals_the_plain_sum_and_falls_back_when_it_cannot_split(threads, split_calls):
     threads(3)
-    split_calls = []
-    real_run_parallel = parallel.run_parallel
-    monkeypatch.setattr(parallel, "run_parallel", lambda fn, items: (split_calls.append(len(items)),
-                                                                        real_run_parallel(fn, items)))
     a = _rng().standard_normal((7, 5)).astype(np.float32)
     b = _rng(1).standard_normal((7, 5))
     total = parallel.add(a, b)

@@ -185,3 +185,20 @@ def test_embedding_forward_picks_rows_and_keeps_id_shape():
     out = F.embedding(T(ids), w)
     assert out.shape == (2, 1, 2, 3) and out.dtype == np.float64
     np.testing.assert_array_equal(out.numpy(), w.numpy()[ids])
+
+
+@given(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5), st.data(), seeds)
+def test_row_sums_and_means_equal_numpys_over_the_last_axes(shape, data, seed):
+    from minitransformer.functional.rowsums import row_dot, row_mean, row_mean_of_product, row_sum
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(shape), rng.standard_normal(shape)
+    np.testing.assert_allclose(row_sum(a), a.sum(axis=-1, keepdims=True), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(row_dot(a, b), (a * b).sum(axis=-1, keepdims=True), rtol=1e-12, atol=1e-12)
+    n_axes = data.draw(st.integers(1, len(shape)))
+    axes = tuple(range(len(shape) - n_axes, len(shape)))
+    mean = row_mean(a, n_axes)
+    assert mean.shape == a.mean(axis=axes, keepdims=True).shape
+    np.testing.assert_allclose(mean, a.mean(axis=axes, keepdims=True), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(row_mean_of_product(a, b, n_axes), (a * b).mean(axis=axes, keepdims=True),
+                               rtol=1e-12, atol=1e-12)
