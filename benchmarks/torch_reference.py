@@ -1,11 +1,13 @@
 """The same Transformer in PyTorch, for the benchmarks (and its weight copy from ours).
 
 Mirrors ``minitransformer.nn.Transformer`` with share_embeddings=True,
-tie_output=True, norm_first=False (post-LN), dropout 0, ReLU:
+tie_output=True, norm_first=False (post-LN), ReLU, dropout in the same places as ours
+(after the positional encoding, on the attention weights, after each sub-layer and
+on the feed-forward's hidden units; 0 by default, as the speed benchmarks use):
 
-    x = E[src] * sqrt(d) + PE[:S]            (one table E for source and target)
+    x = dropout(E[src] * sqrt(d) + PE[:S])   (one table E for source and target)
     memory = encoder(x)                       (nn.TransformerEncoderLayer x N, no final norm)
-    y = E[tgt] * sqrt(d) + PE[:T]
+    y = dropout(E[tgt] * sqrt(d) + PE[:T])
     h = decoder(y, memory)                    (nn.TransformerDecoderLayer x N, no final norm)
     logits = h E^T                            (tied output, no bias)
 
@@ -37,15 +39,17 @@ class TorchTransformer(nn.Module):
     """PyTorch twin of ``minitransformer.nn.Transformer`` (shared, tied embeddings; post-LN)."""
 
     def __init__(self, vocab: int, d_model: int, num_heads: int, num_encoder_layers: int,
-                 num_decoder_layers: int, d_ff: int, max_len: int = 128, pad_id: int = PAD):
+                 num_decoder_layers: int, d_ff: int, max_len: int = 128, pad_id: int = PAD,
+                 dropout: float = 0.0):
         super().__init__()
         self.d_model, self.num_heads, self.pad_id = d_model, num_heads, pad_id
         self.src_embed = nn.Embedding(vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = self.src_embed                       # share_embeddings
-        enc = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=0.0, activation="relu",
+        enc = nn.TransformerEncoderLayer(d_model, num_heads, d_ff, dropout=dropout, activation="relu",
                                          batch_first=True, norm_first=False)
-        dec = nn.TransformerDecoderLayer(d_model, num_heads, d_ff, dropout=0.0, activation="relu",
+        dec = nn.TransformerDecoderLayer(d_model, num_heads, d_ff, dropout=dropout, activation="relu",
                                          batch_first=True, norm_first=False)
+        self.dropout = nn.Dropout(dropout)                    # after the positional encoding
         # post-LN: no final norm; dense tensors (no nested-tensor shortcut) as ours
         self.encoder = nn.TransformerEncoder(enc, num_encoder_layers, norm=None, enable_nested_tensor=False)
         self.decoder = nn.TransformerDecoder(dec, num_decoder_layers, norm=None)
@@ -53,7 +57,7 @@ class TorchTransformer(nn.Module):
                              persistent=False)
 
     def embed(self, ids, offset: int = 0):
-        return self.src_embed(ids) * math.sqrt(self.d_model) + self.pe[offset: offset + ids.shape[1]]
+        return self.dropout(self.src_embed(ids) * math.sqrt(self.d_model) + self.pe[offset: offset + ids.shape[1]])
 
     def encode(self, src):
         """memory (B, S, d) and the source padding mask (B, S), True at padding (PyTorch's convention)."""

@@ -8,6 +8,13 @@
 Layers, from the bottom up: ``backend`` (NumPy or CuPy) -> ``autograd``
 (Tensor, Function, backward) -> ``ops`` (the differentiable operations) ->
 ``functional`` -> ``nn`` -> ``optim`` -> ``training`` -> ``cli``.
+
+Every subpackage is an attribute, as ``torch.optim`` is after ``import torch``:
+``mt.nn.Linear``, ``mt.optim.Adam``, ``mt.data.Tokenizer``, ``mt.training.Trainer``.
+The engine's core is imported here; the rest (optimizers, data and
+tokenizers, training, plots, ...) is imported the first time it is named, so
+``import minitransformer`` stays quick and needs neither sentencepiece nor
+matplotlib.
 """
 from __future__ import annotations
 
@@ -43,3 +50,28 @@ __all__ = [
     "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "tensor",
     "use_backend", "zeros", "zeros_like", *_ops_all,
 ]
+
+
+# Subpackages and modules imported on first use (PEP 562 module __getattr__):
+# they pull in sentencepiece, sacrebleu, tqdm or matplotlib, which the engine does not need.
+# (``mt.gradcheck`` is the function, as ``torch.autograd.gradcheck``; its module is
+# ``minitransformer.gradcheck``.)
+_LAZY_SUBMODULES = (
+    "autograd", "backend", "cli", "data", "decoding", "distributed", "exercises", "functional",
+    "inference", "memory", "nn", "ops", "opspecs", "optim", "parallel", "profiler",
+    "serialization", "testing", "training", "viz",
+)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib  # noqa: PLC0415
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module     # later lookups find it directly
+        return module
+    raise AttributeError(f"module 'minitransformer' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -1,8 +1,7 @@
 """``minitransformer train``: train a translator.
 
 With no arguments it trains a small model on the built-in ``numbers`` task
-(digits to English words) and finishes within about four minutes on a
-2-core CPU.  Options come from the defaults, then ``--config FILE`` (TOML or
+(digits to English words) and finishes in about a minute on a 2-core CPU.  Options come from the defaults, then ``--config FILE`` (TOML or
 JSON), then the flags given, each overriding the one before.
 """
 from __future__ import annotations
@@ -51,13 +50,14 @@ FLAGS = [
     ("--clip-norm", "clip_norm", float, "clip the gradient norm to this (0: off)"),
     ("--epochs", "epochs", int, "stop after this many epochs"),
     ("--max-steps", "max_steps", int, "stop after this many updates"),
-    ("--time-budget", "time_budget", float, "stop after this many seconds of training (0: no limit)"),
+    ("--time-budget", "time_budget", float, "stop after this many seconds of training (default and 0: no limit)"),
     ("--eval-every", "eval_every", int, "evaluate every N updates"),
     ("--save-every", "save_every", int, "write the last checkpoint every N updates"),
     ("--patience", "patience", int, "early stopping: evaluations without improvement"),
     ("--early-stop-metric", "early_stop_metric", str, "valid_loss or bleu"),
     ("--eval-sentences", "eval_sentences", int, "validation sentences translated for BLEU"),
     ("--beam", "beam", int, "beam size for evaluation (1: greedy)"),
+    ("--decode-max-len", "decode_max_len", int, "longest translation (in tokens) at evaluation"),
     ("--backend", "backend", str, "numpy or cupy"),
     ("--dtype", "dtype", str, "float32 (default) or float64 (slower; for exact comparisons)"),
     ("--seed", "seed", int, "random seed"),

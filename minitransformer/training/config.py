@@ -60,7 +60,7 @@ class TrainConfig:
     # --- how long
     epochs: int | None = None
     max_steps: int | None = 1200
-    time_budget: float | None = 240.0    # seconds
+    time_budget: float | None = None     # seconds of training; None: no limit
     # --- evaluation and stopping
     eval_every: int = 200
     save_every: int | None = None        # default: eval_every
@@ -68,7 +68,7 @@ class TrainConfig:
     early_stop_metric: str = "valid_loss"
     eval_sentences: int = 200            # sentences translated for BLEU at each evaluation
     beam: int = 1
-    decode_max_len: int = 64
+    decode_max_len: int = 128            # longest translation at evaluation, as translate's --max-len
     # --- run
     backend: str | None = None           # None: the current backend (MINITRANSFORMER_BACKEND)
     dtype: str = "float32"               # float64 for exact comparisons (tests); never faster

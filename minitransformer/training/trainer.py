@@ -23,6 +23,7 @@ from ..autograd import detect_anomaly
 from ..data import BatchIterator, PAD_ID
 from ..nn import Transformer
 from ..serialization import load, save
+from .advice import setup_warnings, stop_warning
 from .config import TrainConfig
 from .data_setup import prepare
 from .early_stopping import EarlyStopping
@@ -131,10 +132,15 @@ class Trainer:
                  f"{self.data.report}")
         self.log(f"model: {self.model.num_parameters():,} parameters; vocab {self.data.src_tok.vocab_size}"
                  f"/{self.data.tgt_tok.vocab_size}; backend {c.backend}")
-        per_update = c.max_tokens * self._batches_per_update() if c.max_tokens else None
-        self.log(f"batches: {len(self.batches)} per epoch ({tokens:,} tokens with padding), "
+        target_tokens = sum(b.num_tgt_tokens for b in self.batches.batches) / self.updates_per_epoch
+        self.log(f"batches: {len(self.batches)} per epoch ({tokens:,} source + target tokens with padding), "
                  f"accumulation {c.accum_steps} -> {self.updates_per_epoch} updates per epoch; "
-                 f"effective batch up to {per_update:,} tokens" if per_update else "")
+                 f"an update averages {target_tokens:,.0f} target tokens")
+        longest = max((len(t) + 1 for t in self.valid_tgt), default=None)   # + eos
+        for line in setup_warnings(c, target_tokens_per_update=target_tokens,
+                                   vocab_sizes=(self.data.src_tok.vocab_size, self.data.tgt_tok.vocab_size),
+                                   longest_valid_target=longest):
+            self.log(f"warning: {line}")
 
     # ------------------------------------------------------------ checkpoints
     def _checkpoint(self) -> dict:
@@ -246,6 +252,9 @@ class Trainer:
             self._evaluate()
         self._save(LAST)
         self.log(f"stopped after {self.state['step']} updates ({reason})")
+        warning = stop_warning(c, reason=reason, steps_done=self.state["step"])
+        if warning:
+            self.log(f"warning: {warning}")
         return self._final_report()
 
     def _train_step(self, group, **extra) -> dict:

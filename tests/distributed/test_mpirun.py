@@ -110,7 +110,9 @@ def test_two_ranks_equal_one_process_with_twice_the_accumulation(tmp_path):
     assert step_d == step_1 == 6
     assert_same_params(p_dist, p_one, rtol=1e-5, atol=1e-7)
     # the metrics log counts the global tokens of each update
-    tokens = lambda d: [r["tokens"] for r in MetricsLog(str(d / "metrics.jsonl")).read() if "loss" in r]
+    def tokens(d):
+        return [r["tokens"] for r in MetricsLog(str(d / "metrics.jsonl")).read() if "loss" in r]
+
     assert tokens(tmp_path / "mpi") == tokens(tmp_path / "one")
 
 

@@ -35,8 +35,10 @@ def test_one_rank_equals_the_plain_trainer(tmp_path):
     for k in plain:
         np.testing.assert_array_equal(plain[k], dist[k], err_msg=k)
     # the same metrics, and the communication summary of the run
-    read = lambda d: [{k: v for k, v in r.items() if k not in ("elapsed", "tokens_per_s")}
-                      for r in MetricsLog(str(d / "metrics.jsonl")).read()]
+    def read(d):
+        return [{k: v for k, v in r.items() if k not in ("elapsed", "tokens_per_s")}
+                for r in MetricsLog(str(d / "metrics.jsonl")).read()]
+
     assert read(tmp_path / "plain") == read(tmp_path / "dist")
     assert report["distributed"]["world_size"] == 1 and report["distributed"]["allreduce_calls"] == 0
     assert trainer.allreducer.transport.name.startswith("none")

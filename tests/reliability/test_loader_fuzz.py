@@ -103,7 +103,7 @@ def test_read_lines_on_random_bytes(folder, data, gz, recompress):
     assert lines and all(isinstance(line, str) and "\n" not in line for line in lines)
     if not gz or recompress:                   # what was read is what was written
         text = data.decode("utf-8").removeprefix("\ufeff")
-        assert "\n".join(lines) == "\n".join(l.removesuffix("\r") for l in text.removesuffix("\n").split("\n"))
+        assert "\n".join(lines) == "\n".join(line.removesuffix("\r") for line in text.removesuffix("\n").split("\n"))
 
 
 @FUZZ

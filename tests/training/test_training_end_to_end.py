@@ -18,7 +18,7 @@ import pytest
 import minitransformer as mt
 from minitransformer.cli import build_parser
 from minitransformer.cli.train import build_config
-from minitransformer.data import BOS_ID, EOS_ID, PAD_ID, make_task
+from minitransformer.data import BOS_ID, EOS_ID, make_task
 from minitransformer.decoding import beam_search, greedy_decode, pad_batch
 from minitransformer.inference import load_run
 from minitransformer.nn import Transformer
