@@ -209,7 +209,7 @@ def greedy_nocache(model: TorchTransformer, src, max_len: int) -> list:
 
 @torch.no_grad()
 def beam_cached(model: TorchTransformer, src, beam: int, max_len: int, length_penalty: float = 0.6) -> list:
-    """Beam search as ``minitransformer.decoding.beam_search`` (same scores, same penalty), cached.
+    """Beam search as ``minitransformer.decoding.beam_search`` (same ranking, penalty and stop), cached.
 
     The projected memory of a sentence is the same for all its beams, so
     only the self-attention cache is reordered.
@@ -222,30 +222,40 @@ def beam_cached(model: TorchTransformer, src, beam: int, max_len: int, length_pe
     scores = torch.full((batch, beam), -math.inf, dtype=torch.float64, device=dev)
     scores[:, 0] = 0.0
     tokens = torch.full((batch, beam, max_len), PAD, dtype=torch.long, device=dev)
-    finished = torch.zeros(batch, beam, dtype=torch.bool, device=dev)
-    lengths = torch.zeros(batch, beam, dtype=torch.long, device=dev)
+    finished = [[] for _ in range(batch)]
+    best_finished = torch.full((batch,), -math.inf, dtype=torch.float64)
     last = torch.full((batch * beam, 1), BOS, dtype=torch.long, device=dev)
+
+    def penalty(length):
+        return ((5.0 + length) / 6.0) ** length_penalty
+
     for t in range(max_len):
         logp = F.log_softmax(decode_step(model, last, memory, src_pad, cache, t), dim=-1).double()
         vocab = logp.shape[-1]
-        logp = logp.view(batch, beam, vocab).masked_fill(finished[:, :, None], -math.inf)
-        logp[:, :, PAD] = torch.where(finished, 0.0, logp[:, :, PAD])
-        scores, best = (scores[:, :, None] + logp).view(batch, beam * vocab).topk(beam, dim=1)
+        candidates = (scores[:, :, None] + logp.view(batch, beam, vocab)).view(batch, beam * vocab)
+        cand_scores, best = candidates.topk(min(2 * beam, beam * vocab), dim=1)
         origin, token = best // vocab, best % vocab
+        ends = token == EOS
+        for b, rank in ends[:, :beam].nonzero().tolist():
+            if math.isfinite(cand_scores[b, rank]):
+                score = float(cand_scores[b, rank]) / penalty(t + 1)
+                finished[b].append((score, tokens[b, origin[b, rank], :t].tolist()))
+                best_finished[b] = max(float(best_finished[b]), score)
+        keep = torch.argsort(ends.to(torch.int8), dim=1, stable=True)[:, :beam]
+        scores = cand_scores.gather(1, keep)
+        if bool((best_finished >= scores.max(dim=1).values.cpu() / penalty(max_len)).all()):
+            break
+        origin, token = origin.gather(1, keep), token.gather(1, keep)
         tokens = tokens.gather(1, origin[:, :, None].expand(-1, -1, max_len))
         tokens[:, :, t] = token
-        was_finished = finished.gather(1, origin)
-        lengths = lengths.gather(1, origin) + (~was_finished).long()
-        finished = was_finished | (token == EOS)
         _select(cache, (torch.arange(batch, device=dev)[:, None] * beam + origin).view(-1), keys=("k", "v"))
-        if bool(finished.all()):
-            break
         last = token.view(-1, 1)
-    penalty = ((5.0 + lengths) / 6.0) ** length_penalty
-    normalised = torch.where(torch.isfinite(scores), scores / penalty, -math.inf)
-    normalised = torch.where(finished | ~finished.any(dim=1, keepdim=True), normalised, -math.inf)
-    choice = normalised.argmax(dim=1)
-    return _cut(tokens[torch.arange(batch, device=dev), choice].cpu())
+    else:
+        for b in range(batch):
+            for k in range(beam):
+                if math.isfinite(scores[b, k]):
+                    finished[b].append((float(scores[b, k]) / penalty(max_len), tokens[b, k].tolist()))
+    return [max(f, key=lambda scored: scored[0])[1] for f in finished]
 
 
 def _cut(rows) -> list:

@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     src_ids = data.src_tok.encode_batch([s for s, _ in data.train], add_eos=True)
     tgt_ids = data.tgt_tok.encode_batch([t for _, t in data.train])
     batches = BatchIterator(src_ids, tgt_ids, max_tokens=config.max_tokens, max_sentences=config.max_sentences,
-                            seed=config.seed)
+                            seed=config.seed, token_budget=config.token_budget)
     longest = max(max(len(x) for x in src_ids), max(len(x) for x in tgt_ids) + 1)
     ours = Transformer(
         data.src_tok.vocab_size, data.tgt_tok.vocab_size, d_model=config.d_model, num_heads=config.heads,

@@ -40,6 +40,8 @@ FLAGS = [
     ("--tie-output", "tie_output", _bool, "output projection tied to the target embedding"),
     ("--label-smoothing", "label_smoothing", float, "label smoothing epsilon"),
     ("--max-tokens", "max_tokens", int, "token budget of a micro-batch, padding included"),
+    ("--token-budget", "token_budget", str,
+     "how --max-tokens counts: per-side (neither side over it, as fairseq) or both-sides (their sum)"),
     ("--max-sentences", "max_sentences", int, "sentence cap of a micro-batch"),
     ("--accum-steps", "accum_steps", int, "micro-batches accumulated per update"),
     ("--optimizer", "optimizer", str, "adam, adamw, lamb, sgd, adagrad or rmsprop"),

@@ -11,12 +11,18 @@ Batch sizes are set by a token budget rather than a sentence count, as in
 the Annotated Transformer's real-world section: a batch of short sentences
 may hold many of them, a batch of long ones few, and each costs about the
 same memory. The cost of a batch counts the padding, because padded
-positions are computed just like real ones:
+positions are computed just like real ones, in one of two ways
+(``token_budget``):
 
-    cost = batch_size * (max_src_len + max_tgt_len)
+    "per-side":    cost = batch_size * max(max_src_len, max_tgt_len)
+    "both-sides":  cost = batch_size * (max_src_len + max_tgt_len)
 
 where ``max_tgt_len`` is the width of ``tgt_in`` (target tokens + 1 for the
-bos / eos). A single pair whose cost alone exceeds ``max_tokens`` still
+bos / eos).  "per-side" is what ``--max-tokens`` means in fairseq, OpenNMT
+and the Annotated Transformer: neither side of the batch holds more than
+``max_tokens`` tokens, so ``max_tokens=4096`` gives about 4000 target
+tokens per batch.  "both-sides" budgets the two together and gives batches
+about half that size. A single pair whose cost alone exceeds ``max_tokens`` still
 becomes a batch of its own rather than being dropped; filter long pairs
 beforehand (``corpus.filter_by_length``) if that matters.
 
@@ -34,7 +40,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Batch", "make_batches", "BatchIterator", "epoch_batches"]
+__all__ = ["Batch", "make_batches", "BatchIterator", "epoch_batches", "TOKEN_BUDGETS"]
+
+TOKEN_BUDGETS = ("per-side", "both-sides")
 
 
 @dataclass(eq=False)
@@ -67,7 +75,7 @@ class Batch:
 
     @property
     def num_padded_tokens(self) -> int:
-        """The budgeted cost: B * (S + T), padding included."""
+        """Source and target tokens, padding included: B * (S + T)."""
         return self.src.size + self.tgt_in.size
 
 
@@ -95,11 +103,14 @@ def _collate(src_ids, tgt_ids, idx: Sequence[int], pad_id: int, bos_id: int, eos
 
 
 def _bucket(src_len: np.ndarray, tgt_len: np.ndarray, max_tokens: int | None,
-            max_sentences: int | None) -> list[list[int]]:
+            max_sentences: int | None, token_budget: str = "both-sides") -> list[list[int]]:
     """Groups of dataset positions, in length order, each within the limits.
 
     ``tgt_len`` here already includes the +1 for bos/eos.
     """
+    def width(s, t):   # the padded tokens one sentence of the batch costs
+        return max(s, t) if token_budget == "per-side" else s + t
+
     # np.lexsort is stable and sorts by its *last* key first.
     order = np.lexsort((tgt_len, src_len))
     groups: list[list[int]] = []
@@ -107,7 +118,7 @@ def _bucket(src_len: np.ndarray, tgt_len: np.ndarray, max_tokens: int | None,
     s_max = t_max = 0
     for i in order.tolist():
         s, t = max(s_max, src_len[i]), max(t_max, tgt_len[i])
-        too_many_tokens = max_tokens is not None and (len(cur) + 1) * (s + t) > max_tokens
+        too_many_tokens = max_tokens is not None and (len(cur) + 1) * width(s, t) > max_tokens
         too_many_sentences = max_sentences is not None and len(cur) + 1 > max_sentences
         if cur and (too_many_tokens or too_many_sentences):
             groups.append(cur)  # close the batch; i starts the next one
@@ -130,7 +141,8 @@ class BatchIterator:
     ``it.epoch(e)`` yields all batches, shuffled by a generator seeded with
     ``(seed, e)``; ``it.epoch(e, start=k)`` skips the first k of that same
     order, so a run restarted from a checkpoint taken after k batches sees
-    exactly the batches it had not seen yet.
+    exactly the batches it had not seen yet.  ``token_budget`` says how
+    ``max_tokens`` is counted ("per-side" or "both-sides", see the module).
     """
 
     def __init__(
@@ -145,6 +157,7 @@ class BatchIterator:
         eos_id: int = 3,
         shuffle: bool = True,
         seed: int = 0,
+        token_budget: str = "both-sides",
     ):
         if len(src_ids) != len(tgt_ids):
             raise ValueError(f"{len(src_ids)} source sequences but {len(tgt_ids)} target sequences")
@@ -153,13 +166,15 @@ class BatchIterator:
         _check_int("max_tokens", max_tokens, minimum=1)
         _check_int("max_sentences", max_sentences, minimum=1)
         _check_int("seed", seed, minimum=0)
+        if token_budget not in TOKEN_BUDGETS:
+            raise ValueError(f"token_budget must be one of {', '.join(TOKEN_BUDGETS)}, got {token_budget!r}")
         src_len = np.array([len(x) for x in src_ids], dtype=np.int64)
         tgt_len = np.array([len(x) + 1 for x in tgt_ids], dtype=np.int64)
         if (src_len == 0).any():
             i = int(np.argmax(src_len == 0))
             raise ValueError(f"pair {i} has an empty source; filter empty pairs first")
         self.shuffle, self.seed = shuffle, int(seed)
-        groups = _bucket(src_len, tgt_len, max_tokens, max_sentences)
+        groups = _bucket(src_len, tgt_len, max_tokens, max_sentences, token_budget)
         self.batches = [_collate(src_ids, tgt_ids, g, pad_id, bos_id, eos_id) for g in groups]
 
     def __len__(self) -> int:
@@ -192,6 +207,7 @@ def make_batches(
     eos_id: int = 3,
     shuffle: bool = True,
     seed: int = 0,
+    token_budget: str = "both-sides",
 ) -> list[Batch]:
     """All batches of the dataset, in the order of epoch 0.
 
@@ -199,7 +215,8 @@ def make_batches(
     ``shuffle=False`` batches come shortest first.
     """
     it = BatchIterator(src_ids, tgt_ids, max_tokens=max_tokens, max_sentences=max_sentences,
-                       pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, shuffle=shuffle, seed=seed)
+                       pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, shuffle=shuffle, seed=seed,
+                       token_budget=token_budget)
     return list(it.epoch(0))
 
 

@@ -12,6 +12,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 
+from ..data.batching import TOKEN_BUDGETS
 from ..data.tasks import TASKS
 
 OPTIMIZERS = ("adam", "adamw", "lamb", "sgd", "adagrad", "rmsprop")
@@ -46,6 +47,7 @@ class TrainConfig:
     # --- loss and batches
     label_smoothing: float = 0.1
     max_tokens: int = 2048
+    token_budget: str = "both-sides"     # how max_tokens counts: "per-side" (fairseq) or "both-sides"
     max_sentences: int | None = None
     accum_steps: int = 1
     # --- optimisation
@@ -144,6 +146,8 @@ class TrainConfig:
              f"--tokenizer-type must be bpe or unigram, got {self.tokenizer_type!r}")
         need(self.accum_steps >= 1, f"--accum-steps must be >= 1, got {self.accum_steps}")
         need(self.max_tokens is None or self.max_tokens >= 1, f"--max-tokens must be >= 1, got {self.max_tokens}")
+        need(self.token_budget in TOKEN_BUDGETS,
+             f"--token-budget must be one of {', '.join(TOKEN_BUDGETS)}, got {self.token_budget!r}")
         need(self.d_model >= 1 and self.heads >= 1, "--d-model and --heads must be positive")
         need(self.d_model % self.heads == 0,
              f"--d-model {self.d_model} is not divisible by --heads {self.heads}")

@@ -63,9 +63,10 @@ class Trainer:
         self.valid_src = src_tok.encode_batch([s for s, _ in self.data.valid], add_eos=True)
         self.valid_tgt = tgt_tok.encode_batch([t for _, t in self.data.valid])
         self.batches = BatchIterator(self.src_ids, self.tgt_ids, max_tokens=c.max_tokens,
-                                     max_sentences=c.max_sentences, seed=c.seed)
+                                     max_sentences=c.max_sentences, seed=c.seed, token_budget=c.token_budget)
         self.valid_batches = BatchIterator(self.valid_src, self.valid_tgt, max_tokens=c.max_tokens,
-                                           max_sentences=c.max_sentences, shuffle=False)
+                                           max_sentences=c.max_sentences, shuffle=False,
+                                           token_budget=c.token_budget)
         longest = max(max(len(x) for x in self.src_ids), max(len(x) for x in self.tgt_ids) + 1)
         self.model = Transformer(
             src_tok.vocab_size, tgt_tok.vocab_size, d_model=c.d_model, num_heads=c.heads,

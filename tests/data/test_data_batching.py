@@ -18,7 +18,12 @@ def dataset(n, seed=0, max_len=30):
     return src, tgt
 
 
-def check_batches(batches, src, tgt, max_tokens=None, max_sentences=None):
+def budget_cost(rows, S, T, token_budget):
+    """What a batch of ``rows`` rows, S source and T target columns costs against max_tokens."""
+    return rows * (max(S, T) if token_budget == "per-side" else S + T)
+
+
+def check_batches(batches, src, tgt, max_tokens=None, max_sentences=None, token_budget="both-sides"):
     """Every invariant a batch list must satisfy, checked value by value."""
     seen = np.concatenate([b.indices for b in batches]) if batches else np.array([])
     assert sorted(seen.tolist()) == list(range(len(src)))  # each pair exactly once
@@ -29,7 +34,7 @@ def check_batches(batches, src, tgt, max_tokens=None, max_sentences=None):
         assert b.src.shape == (B, S) and b.tgt_in.shape == b.tgt_out.shape == (B, T)
         assert b.num_padded_tokens == B * (S + T)
         if max_tokens is not None and B > 1:
-            assert B * (S + T) <= max_tokens
+            assert budget_cost(B, S, T, token_budget) <= max_tokens
         if max_sentences is not None:
             assert B <= max_sentences
         # rectangles are no wider than their longest row
@@ -70,6 +75,31 @@ def test_token_budget_cuts_where_expected(max_tokens, groups):
     assert [b.indices.tolist() for b in batches] == groups
 
 
+@pytest.mark.parametrize("max_tokens,groups", [
+    (2, [[0], [1], [2], [3]]),
+    (6, [[0, 1], [2, 3]]),          # a row costs max(2, 3) = 3: two rows fit, a third would cost 9
+    (9, [[0, 1, 2], [3]]),
+    (12, [[0, 1, 2, 3]]),
+])
+def test_a_per_side_budget_counts_the_longer_side(max_tokens, groups):
+    src, tgt = [[4, 4]] * 4, [[5, 5]] * 4          # S = 2, T = 3 (with bos/eos)
+    batches = make_batches(src, tgt, max_tokens=max_tokens, shuffle=False, token_budget="per-side")
+    assert [b.indices.tolist() for b in batches] == groups
+
+
+def test_a_per_side_budget_holds_more_sentences():
+    src, tgt = dataset(400, seed=4)
+    both = make_batches(src, tgt, max_tokens=600, shuffle=False)
+    per_side = make_batches(src, tgt, max_tokens=600, shuffle=False, token_budget="per-side")
+    check_batches(per_side, src, tgt, 600, token_budget="per-side")
+    assert 1.3 < len(both) / len(per_side) <= 2.0     # (S + T) / max(S, T) lies in (1, 2]
+
+
+def test_an_unknown_token_budget_is_refused():
+    with pytest.raises(ValueError, match="token_budget must be one of per-side, both-sides, got 'tokens'"):
+        make_batches([[4]], [[5]], max_tokens=10, token_budget="tokens")
+
+
 def test_oversized_pair_is_its_own_batch():
     src, tgt = [[4] * 50, [4], [4]], [[5] * 50, [5], [5]]
     batches = make_batches(src, tgt, max_tokens=20, shuffle=False)
@@ -83,25 +113,29 @@ def test_oversized_pair_is_its_own_batch():
     max_tokens=st.one_of(st.none(), st.integers(1, 120)),
     max_sentences=st.one_of(st.none(), st.integers(1, 20)),
     seed=st.integers(0, 2**32),
+    token_budget=st.sampled_from(["per-side", "both-sides"]),
 )
 # Budgets hit exactly (4 rows of cost 2+3 = 5), which random draws rarely produce.
-@example(lengths=[(2, 2)] * 4, max_tokens=10, max_sentences=None, seed=0)
-@example(lengths=[(2, 2)] * 4, max_tokens=14, max_sentences=None, seed=0)
-@example(lengths=[(2, 2)] * 5, max_tokens=15, max_sentences=2, seed=0)
-def test_property_budget_and_no_pair_lost(lengths, max_tokens, max_sentences, seed):
+@example(lengths=[(2, 2)] * 4, max_tokens=10, max_sentences=None, seed=0, token_budget="both-sides")
+@example(lengths=[(2, 2)] * 4, max_tokens=14, max_sentences=None, seed=0, token_budget="both-sides")
+@example(lengths=[(2, 2)] * 5, max_tokens=15, max_sentences=2, seed=0, token_budget="both-sides")
+@example(lengths=[(2, 2)] * 4, max_tokens=9, max_sentences=None, seed=0, token_budget="per-side")
+def test_property_budget_and_no_pair_lost(lengths, max_tokens, max_sentences, seed, token_budget):
     if max_tokens is None and max_sentences is None:
         max_sentences = 7
     src = [[4 + (i % 50)] * s for i, (s, _) in enumerate(lengths)]
     tgt = [[5 + (i % 50)] * t for i, (_, t) in enumerate(lengths)]
-    batches = make_batches(src, tgt, max_tokens=max_tokens, max_sentences=max_sentences, seed=seed)
-    check_batches(batches, src, tgt, max_tokens, max_sentences)
+    options = dict(max_tokens=max_tokens, max_sentences=max_sentences, token_budget=token_budget)
+    batches = make_batches(src, tgt, seed=seed, **options)
+    check_batches(batches, src, tgt, max_tokens, max_sentences, token_budget)
     # Greedy cutting is tight: in length order, each batch is closed only
     # because the next pair would have broken a limit.
-    plain = make_batches(src, tgt, max_tokens=max_tokens, max_sentences=max_sentences, shuffle=False)
+    plain = make_batches(src, tgt, shuffle=False, **options)
     for b, nxt in zip(plain, plain[1:]):
         j = nxt.indices[0]
         rows = len(b) + 1
-        cost = rows * (max(b.src.shape[1], len(src[j])) + max(b.tgt_in.shape[1], len(tgt[j]) + 1))
+        cost = budget_cost(rows, max(b.src.shape[1], len(src[j])), max(b.tgt_in.shape[1], len(tgt[j]) + 1),
+                           token_budget)
         assert (max_tokens is not None and cost > max_tokens) or (
             max_sentences is not None and rows > max_sentences)
 
