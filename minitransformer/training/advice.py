@@ -22,7 +22,8 @@ def setup_warnings(config, *, target_tokens_per_update: float, vocab_sizes: tupl
     if target_tokens_per_update < SMALL_UPDATE_TOKENS:
         lines.append(
             f"an update averages only {target_tokens_per_update:,.0f} target tokens (--max-tokens {c.max_tokens} "
-            f"counts source + target tokens of a micro-batch, padding included; --accum-steps {c.accum_steps}): "
+            f"bounds {'each side' if c.token_budget == 'per-side' else 'source + target tokens'} of a "
+            f"micro-batch, padding included; --accum-steps {c.accum_steps}): "
             "such small batches give noisy updates. Raise --max-tokens or --accum-steps "
             f"(at least {SMALL_UPDATE_TOKENS} target tokens per update)")
     if not c.joint_vocab and not c.tie_output:

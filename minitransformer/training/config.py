@@ -46,8 +46,8 @@ class TrainConfig:
     tie_output: bool = True
     # --- loss and batches
     label_smoothing: float = 0.1
-    max_tokens: int = 2048
-    token_budget: str = "both-sides"     # how max_tokens counts: "per-side" (fairseq) or "both-sides"
+    max_tokens: int = 1280
+    token_budget: str = "per-side"       # how max_tokens counts: "per-side" (fairseq) or "both-sides"
     max_sentences: int | None = None
     accum_steps: int = 1
     # --- optimisation

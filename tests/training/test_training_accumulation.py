@@ -151,7 +151,8 @@ def test_the_trainer_batches_respect_the_token_budget_and_lose_no_pair(tmp_path)
     seen = np.concatenate([b.indices for b in batches])
     assert sorted(seen.tolist()) == list(range(n))      # every pair in exactly one batch
     for b in batches:
-        assert b.num_padded_tokens <= config.max_tokens
+        assert config.token_budget == "per-side"           # the default: the longer side counts
+        assert len(b.indices) * max(b.src.shape[1], b.tgt_in.shape[1]) <= config.max_tokens
         for row, i in enumerate(b.indices):
             src, tgt = trainer.src_ids[i], trainer.tgt_ids[i]
             assert b.src[row, :len(src)].tolist() == src and not b.src[row, len(src):].any()

@@ -22,6 +22,7 @@ from minitransformer.data import BOS_ID, EOS_ID, make_task
 from minitransformer.decoding import beam_search, greedy_decode, pad_batch
 from minitransformer.inference import load_run
 from minitransformer.nn import Transformer
+from minitransformer.training import TrainConfig
 from minitransformer.training.data_setup import load_tokenizers, prepare
 from minitransformer.training.evaluation import translate_pairs, translation_scores
 
@@ -92,7 +93,8 @@ def test_the_config_file_is_read_and_flags_override_it(run_dir):
     used = json.loads((run_dir / "config.json").read_text())
     assert used["task_size"] == 2000 and used["warmup"] == 60 and used["dropout"] == 0.0   # from the file
     assert used["eval_every"] == 150 and used["eval_sentences"] == 100                     # flags win
-    assert used["d_model"] == 64 and used["max_tokens"] == 2048                            # defaults stay
+    assert used["d_model"] == 64 and used["max_tokens"] == TrainConfig().max_tokens     # defaults stay
+    assert used["token_budget"] == "per-side"
 
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])
