@@ -37,6 +37,8 @@ class InputReport:
     analytic: float
     numeric: float
     passed: bool
+    analytic_grad: numpy.ndarray | None = field(default=None, repr=False)  # the whole gradients
+    numeric_grad: numpy.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -102,8 +104,12 @@ def _scalar_loss(fn, inputs, direction):
 
 
 def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                     seed: int = 0) -> GradcheckReport:
-    """Compare analytic and numeric gradients of ``fn`` and report per input."""
+                     seed: int = 0, direction=None) -> GradcheckReport:
+    """Compare analytic and numeric gradients of ``fn`` and report per input.
+
+    ``direction``: the upstream gradient v of L = sum(f(x) * v), an array of
+    the output's shape (default: standard normal, drawn with ``seed``).
+    """
     inputs = _as_inputs(inputs)
     _validate(inputs)
     checked = [(i, x) for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -116,8 +122,11 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: the function must return a Tensor, got {type(out).__name__}")
     xp = get_array_module(out.data)
-    rng = numpy.random.default_rng(seed)
-    direction = xp.asarray(rng.standard_normal(out.shape)).astype(out.dtype)
+    if direction is None:
+        direction = numpy.random.default_rng(seed).standard_normal(out.shape)
+    elif numpy.shape(direction) != tuple(out.shape):
+        raise ValueError(f"gradcheck: direction has shape {numpy.shape(direction)}, the output {tuple(out.shape)}")
+    direction = xp.asarray(direction).astype(out.dtype)
     if out.requires_grad:
         out.backward(Tensor(direction))
     analytic = []
@@ -151,7 +160,7 @@ def _compare(index, shape, analytic, numeric, atol, rtol) -> InputReport:
     excess = abs_err - (atol + rtol * numpy.abs(numeric))
     excess = numpy.where(numpy.isfinite(excess), excess, numpy.inf)
     if excess.size == 0:
-        return InputReport(index, tuple(shape), 0.0, 0.0, (), 0.0, 0.0, True)
+        return InputReport(index, tuple(shape), 0.0, 0.0, (), 0.0, 0.0, True, analytic, numeric)
     worst = numpy.unravel_index(int(numpy.argmax(excess)), excess.shape)
     passed = bool((excess <= 0).all())
     return InputReport(
@@ -160,6 +169,7 @@ def _compare(index, shape, analytic, numeric, atol, rtol) -> InputReport:
         max_rel_error=float(numpy.where(abs_err > atol, rel_err, 0.0).max()),
         worst_index=tuple(int(k) for k in worst),
         analytic=float(analytic[worst]), numeric=float(numeric[worst]), passed=passed,
+        analytic_grad=analytic, numeric_grad=numeric,
     )
 
 

@@ -36,6 +36,41 @@ from .tensor import Tensor
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def shape_advice(shape: tuple, expected: tuple) -> str:
+    """Why a gradient of ``shape`` may have come out for an input of shape ``expected``."""
+    if len(shape) >= 2 and shape[:-2] + shape[-2:][::-1] == expected:
+        return "it is the input's shape with the last two axes swapped: is an operand untransposed or swapped?"
+    try:
+        stretched = numpy.broadcast_shapes(shape, expected)
+    except ValueError:
+        stretched = None
+    if stretched == shape:
+        return "did you forget to sum over broadcast axes (unbroadcast)?"
+    if stretched == expected:
+        return ("it has fewer elements than its input: put back the axes a reduction dropped, with "
+                "length 1 (as keepdims=True would), and broadcast to the input's shape")
+    return "return one gradient per input, of that input's shape"
+
+
+class GradientShapeError(ValueError):
+    """A backward returned a gradient whose shape or dtype is not its input's."""
+
+    def __init__(self, function: str, input_index: int, shape: tuple, dtype, expected_shape: tuple,
+                 expected_dtype):
+        self.function, self.input_index = function, input_index
+        self.shape, self.dtype = tuple(shape), numpy.dtype(dtype)
+        self.expected_shape, self.expected_dtype = tuple(expected_shape), numpy.dtype(expected_dtype)
+        if self.shape == self.expected_shape:
+            advice = f"cast it to {self.expected_dtype}, e.g. g.astype(x.dtype)"
+        else:
+            advice = shape_advice(self.shape, self.expected_shape)
+        super().__init__(
+            f"{function}.backward returned a gradient of shape {self.shape} and dtype {self.dtype} for "
+            f"input {input_index}, which has shape {self.expected_shape} and dtype {self.expected_dtype}: "
+            f"a gradient must match its input ({advice})"
+        )
+
+
 class Context:
     """What one application of a Function remembers for its backward."""
 
@@ -94,12 +129,7 @@ class Context:
                 g = g.astype(parent.data.dtype)
                 grads = grads[:i] + (g,) + grads[i + 1:]
             if g.shape != parent.data.shape or g.dtype != parent.data.dtype:
-                raise ValueError(
-                    f"{self.name}.backward returned a gradient of shape {tuple(g.shape)} and dtype "
-                    f"{g.dtype} for input {i}, which has shape {tuple(parent.shape)} and dtype "
-                    f"{parent.dtype}: a gradient must match its input (did you forget to sum "
-                    "over broadcast axes, or upcast to float64?)"
-                )
+                raise GradientShapeError(self.name, i, tuple(g.shape), g.dtype, tuple(parent.shape), parent.dtype)
             if flags.anomaly:
                 _check_finite(g, f"the gradient {self.name}.backward returned for input {i}", self)
         return grads

@@ -2,14 +2,15 @@
 
     minitransformer exercises list
     minitransformer exercises make OUT_DIR [--force]
-    minitransformer exercises check [OUT_DIR] [--exercise N] [--examples K]
+    minitransformer exercises check [OUT_DIR] [--exercise N] [--examples K] [--no-hints] [--json PATH]
 
 ``make`` writes the student version (one file per exercise, the body of each
 backward replaced by ``raise NotImplementedError``, and a README).  ``check``
 grades a folder -- or, without OUT_DIR, the reference implementation -- with
-finite-difference gradient checks on random cases, prints PASS, FAIL (with the
-smallest failing case found, in words) or "not attempted yet" per exercise,
-and exits 0 only if every exercise checked passes (1 otherwise).
+finite-difference gradient checks on fixed edge cases, then random ones,
+prints PASS, FAIL (with the failing case, in words, and a hint) or "not
+attempted yet" per exercise, a summary and a "score: P/N" line, and exits 0
+only if every exercise checked passes (1 otherwise).
 """
 from __future__ import annotations
 
@@ -33,15 +34,19 @@ def add_parser(subparsers):
                        help="random cases per check (default 10)")
     check.add_argument("--seed", type=int, default=0, help="seed of the random cases (default 0)")
     check.add_argument("--cases", choices=("auto", "hypothesis", "numpy"), default="auto",
-                       help="who draws the cases: Hypothesis (shrinks failures; the default when "
+                       help="who draws the random cases: Hypothesis (shrinks failures; the default when "
                             "installed) or a seeded NumPy generator")
+    check.add_argument("--no-hints", action="store_true",
+                       help="print no hint and no formula with a failure (for grading)")
+    check.add_argument("--json", metavar="PATH", default=None,
+                       help="also write the results to PATH as JSON: score, settings, one entry per exercise")
     p.set_defaults(_parser=p)
     return p
 
 
 def run(args) -> int:
     from ..exercises import (  # noqa: PLC0415
-        EXERCISES, check_exercises, format_results, make_exercises,
+        EXERCISES, check_exercises, format_results, make_exercises, write_json,
     )
 
     if args.action is None:
@@ -57,6 +62,9 @@ def run(args) -> int:
         return 0
     # an unknown exercise number or a missing folder: ValueError/OSError, one line, exit 2
     results = check_exercises(args.out_dir, args.exercise, examples=args.examples, seed=args.seed,
-                              cases=args.cases)
+                              cases=args.cases, hints=not args.no_hints)
     print(format_results(results))
+    if args.json:
+        write_json(results, args.json, folder=args.out_dir, seed=args.seed, examples=args.examples,
+                   cases=args.cases, hints=not args.no_hints)
     return 0 if all(r.passed for r in results) else 1

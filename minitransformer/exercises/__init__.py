@@ -25,11 +25,14 @@ grade and add exercises; ``catalog`` lists them.
 from __future__ import annotations
 
 from .catalog import EXERCISES, Check, Exercise, FunctionRef, get_exercise
-from .check import CheckResult, ExerciseResult, check_exercise, check_exercises, format_results, summary
+from .check import (
+    CheckResult, ExerciseResult, check_exercise, check_exercises, format_results, results_json, score, summary,
+    write_json,
+)
 from .stubs import make_exercises, replace_stub, solution_source, stub_source
 
 __all__ = [
     "EXERCISES", "Check", "CheckResult", "Exercise", "ExerciseResult", "FunctionRef", "check_exercise",
-    "check_exercises", "format_results", "get_exercise", "make_exercises", "replace_stub", "solution_source",
-    "stub_source", "summary",
+    "check_exercises", "format_results", "get_exercise", "make_exercises", "replace_stub", "results_json",
+    "score", "solution_source", "stub_source", "summary", "write_json",
 ]

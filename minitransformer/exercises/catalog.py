@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..autograd import Tensor, ones_like, tensor
+from ..autograd import Tensor, tensor
 from ..backend import get_array_module, manual_seed
 from . import attention  # noqa: F401  (registers the FusedAttention OpSpec its check draws from)
 
@@ -46,6 +46,14 @@ class Check:
     (``classes.Mul``...) on the case; ``inputs``: a name per tensor input, as
     messages say it; ``formulas``: for each input name, the rule its gradient
     follows (the end of a failure message: "Check: ...").
+
+    ``fixed``: the edge cases run before any random one, each ``(input
+    shapes, params)``; their values come from a generator of their own, so
+    they are the same for every seed.  They are chosen so that each classic
+    mistake fails on one of them (a reduced axis in the middle with
+    keepdims=False, broadcasting on both sides, non-square matrices...): the
+    verdict on such a mistake cannot depend on the seed, and the random cases
+    only add coverage.
     """
 
     name: str
@@ -55,6 +63,7 @@ class Check:
     formulas: dict = field(default_factory=dict)
     max_dims: int = 3
     max_side: int = 3
+    fixed: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -102,18 +111,70 @@ def _layer_norm(C, x, w=None, b=None, *, normalized_shape, eps):
 
 
 def _embedding_padding(C):
-    """The padding row gets no gradient (finite differences cannot see that: it is a rule)."""
-    ids = np.array([[0, 2, 0], [3, 0, 1]])
+    """The padding row gets no gradient (finite differences cannot see that: it is a rule).
+
+    padding_idx is 2, not 0, and row 0 is used: a padding row hard-coded as 0 fails.
+    """
+    ids = np.array([[0, 2, 0], [3, 2, 1]])
     w = tensor(np.linspace(-1, 1, 12).reshape(4, 3), dtype="float64", requires_grad=True)
-    out = C.EmbeddingFunction.apply(w, _on(w, ids), padding_idx=0)
-    out.backward(ones_like(out))
+    out = C.EmbeddingFunction.apply(w, _on(w, ids), padding_idx=2)
+    upstream = np.arange(1.0, 19.0).reshape(2, 3, 3)
+    out.backward(tensor(upstream, dtype="float64"))
     got = np.zeros(w.shape) if w.grad is None else w.grad.numpy()
-    want = np.array([[0.0] * 3, [1.0] * 3, [1.0] * 3, [1.0] * 3])
-    if not np.allclose(got, want):
-        return (f"With W of shape (4, 3), ids {ids.tolist()}, padding_idx=0 and dL/dout all ones, "
-                f"dL/dW should be {want.tolist()} (row 0, the padding row, gets no gradient) but "
-                f"it is {np.round(got, 4).tolist()}.")
+    want = np.zeros((4, 3))
+    np.add.at(want, ids.reshape(-1), upstream.reshape(-1, 3))
+    want[2] = 0
+    if got.shape != want.shape or not np.allclose(got, want):
+        return (f"With W of shape (4, 3), ids {ids.tolist()}, padding_idx=2 and dL/dout = "
+                f"{upstream.tolist()}, dL/dW should be {want.tolist()} (row 2, the padding row, gets no "
+                f"gradient; row 0 is an ordinary row) but it is {np.round(got, 4).tolist()}.")
     return None
+
+
+# ------------------------------------------------ the fixed edge cases of each check
+# Small, non-square shapes (a transpose or a swapped axis cannot hide behind equal
+# sides), reduced axes in the middle with keepdims=False (broadcasting a reduced
+# gradient back without putting its axes back fails there), both sides broadcast.
+_BROADCAST = (
+    (((2, 3), (2, 3)), {}), (((2, 3), (3,)), {}), (((2, 1), (1, 3)), {}),
+    (((), (2, 3)), {}), (((2, 1, 3), (4, 1)), {}),
+)
+_MATMUL = (
+    (((2, 3), (3, 4)), {}), (((3,), (3, 2)), {}), (((2, 3), (3,)), {}), (((3,), (3,)), {}),
+    (((2, 2, 3), (3, 4)), {}), (((2, 3), (2, 3, 4)), {}), (((1, 2, 3), (2, 3, 2)), {}),
+)
+_REDUCE = tuple(((shape,), {"axis": axis, "keepdims": keepdims}) for shape, axis, keepdims in (
+    ((2, 3), 1, False), ((2, 3), 0, False), ((3, 3), 1, False), ((2, 3, 4), (0, 2), False),
+    ((2, 3, 4), 1, True), ((2, 3, 4), -2, False), ((2, 3), None, False),
+))
+_AXIS = tuple(((shape,), {"axis": axis}) for shape, axis in (
+    ((2, 3), -1), ((2, 3), 0), ((3, 3), 0), ((2, 3, 4), 1)))
+_CROSS_ENTROPY = tuple(((shape,), {"targets": np.array(t), "ignore_index": ignore, "label_smoothing": eps,
+                                   "reduction": reduction})
+                       for shape, t, ignore, eps, reduction in (
+    ((4, 3), [2, -1, 0, 1], -1, 0.0, "mean"),      # the mean is over the 3 valid rows, not 4
+    ((4, 3), [1, 1, -1, 2], -1, 0.1, "sum"),
+    ((2, 2, 3), [[1, -1], [-1, 2]], -1, 0.3, "none"),
+    ((3, 4), [3, 0, 1], None, 0.1, "mean"),
+))
+_LAYER_NORM = tuple(((x, n, n), {"normalized_shape": n, "eps": 1e-5})
+                    for x, n in (((2, 3), (3,)), ((2, 2, 3), (2, 3)), ((3, 4), (4,))))
+_LAYER_NORM_PLAIN = tuple(((x,), {"normalized_shape": n, "eps": 1e-5})
+                          for x, n in (((2, 3), (3,)), ((2, 3, 2), (3, 2))))
+_EMBEDDING = (
+    # id 1 three times (its gradients add up); row 5 unused (the table is not max(ids) + 1 long)
+    (((6, 3),), {"ids": np.array([[1, 4, 1], [2, 1, 0]])}),
+    (((4, 2),), {"ids": np.array([3, 3, 3])}),
+    (((3, 2),), {"ids": np.array(2)}),
+)
+_ATTENTION = (
+    # d_k = 2 and rows with several allowed keys: the 1/sqrt(d_k) and the softmax term both show
+    (((2, 3, 2), (2, 4, 2), (2, 4, 3)),
+     {"mask": np.array([[[True, True, False, True], [True, False, True, False], [False] * 4]])}),
+    (((3, 2), (4, 2), (4, 1)), {"mask": None}),
+    (((1, 2, 3), (1, 3, 3), (1, 3, 2)), {"mask": None}),
+)
+_DROPOUT = ((((2, 3),), {"p": 0.5, "seed": 1}), (((4, 4),), {"p": 0.25, "seed": 7}))
 
 
 _UNBROADCAST = "then sum over the axes broadcasting added or stretched: unbroadcast(..., {}.shape)"
@@ -125,7 +186,7 @@ EXERCISES = (
         "over the axes that broadcasting added or stretched (see ops/_util.unbroadcast).",
         (Check("Mul", "Mul", lambda C, a, b: C.Mul.apply(a, b), ("a", "b"), {
             "a": "for c = a * b, dL/da = dL/dc * b, " + _UNBROADCAST.format("a"),
-            "b": "for c = a * b, dL/db = dL/dc * a, " + _UNBROADCAST.format("b")}),),
+            "b": "for c = a * b, dL/db = dL/dc * a, " + _UNBROADCAST.format("b")}, fixed=_BROADCAST),),
         "concepts/broadcasting.md"),
     Exercise(
         2, "div", "Div backward", _ops("ops.arithmetic", "Div"),
@@ -133,7 +194,7 @@ EXERCISES = (
         "gradient over its broadcast axes with unbroadcast.",
         (Check("Div", "Div", lambda C, a, b: C.Div.apply(a, b), ("a", "b"), {
             "a": "for c = a / b, dL/da = dL/dc / b, " + _UNBROADCAST.format("a"),
-            "b": "for c = a / b, dL/db = -dL/dc * a / b^2, " + _UNBROADCAST.format("b")}),),
+            "b": "for c = a / b, dL/db = -dL/dc * a / b^2, " + _UNBROADCAST.format("b")}, fixed=_BROADCAST),),
         "layers/elementwise-and-arithmetic.md"),
     Exercise(
         3, "matmul", "MatMul backward", _ops("ops.matmul", "MatMul"),
@@ -141,35 +202,38 @@ EXERCISES = (
         "transpose; treat a 1-D A as a row and a 1-D B as a column, and sum out broadcast batch axes.",
         (Check("MatMul", "MatMul", lambda C, a, b: C.MatMul.apply(a, b), ("A", "B"), {
             "A": "dL/dA = dL/dC B^T (batch axes that broadcasting added summed out)",
-            "B": "dL/dB = A^T dL/dC (batch axes that broadcasting added summed out)"}, 4, 3),),
+            "B": "dL/dB = A^T dL/dC (batch axes that broadcasting added summed out)"}, 4, 3, _MATMUL),),
         "layers/matmul.md"),
     Exercise(
         4, "sum", "Sum backward", _ops("ops.reduction", "Sum"),
         "Each element of x enters its sum once: reshape the incoming gradient so that the reduced "
         "axes have length 1 (as keepdims=True would) and broadcast it back to x's shape.",
         (Check("Sum", "Sum", lambda C, x, **kw: C.Sum.apply(x, **kw), ("x",), {
-            "x": "for y = x.sum(axis), dL/dx[i] = dL/dy at the place x[i] was summed into"}),),
+            "x": "for y = x.sum(axis), dL/dx[i] = dL/dy at the place x[i] was summed into"}, fixed=_REDUCE),),
         "layers/reductions.md"),
     Exercise(
         5, "mean", "Mean backward", _ops("ops.reduction", "Mean"),
         "Like Sum, but each element counts 1/N, where N is the number of elements averaged "
         "(the product of the lengths of the reduced axes).",
         (Check("Mean", "Mean", lambda C, x, **kw: C.Mean.apply(x, **kw), ("x",), {
-            "x": "for y = x.mean(axis), dL/dx[i] = dL/dy / N at the place x[i] was averaged into"}),),
+            "x": "for y = x.mean(axis), dL/dx[i] = dL/dy / N at the place x[i] was averaged into"},
+              fixed=_REDUCE),),
         "layers/reductions.md"),
     Exercise(
         6, "exp_log", "Exp and Log backward", _ops("ops.unary", "Exp", "Log"),
         "Multiply the incoming gradient by the local derivative: d exp(x)/dx = exp(x), which "
         "forward saved, and d log(x)/dx = 1/x.",
-        (Check("Exp", "Exp", lambda C, x: C.Exp.apply(x), ("x",), {"x": "for y = exp(x), dL/dx = dL/dy * exp(x)"}),
-         Check("Log", "Log", lambda C, x: C.Log.apply(x), ("x",), {"x": "for y = log(x), dL/dx = dL/dy / x"})),
+        (Check("Exp", "Exp", lambda C, x: C.Exp.apply(x), ("x",), {"x": "for y = exp(x), dL/dx = dL/dy * exp(x)"},
+               fixed=((((2, 3),), {}), (((),), {}))),
+         Check("Log", "Log", lambda C, x: C.Log.apply(x), ("x",), {"x": "for y = log(x), dL/dx = dL/dy / x"},
+               fixed=((((2, 3),), {}), (((),), {})))),
         "layers/elementwise-and-arithmetic.md"),
     Exercise(
         7, "softmax", "Softmax backward", _ops("functional.activation", "Softmax"),
         "The Jacobian of y = softmax(x) is diag(y) - y y^T, so dL/dx = y * (g - sum(g * y)) with "
         "the sum along the softmax axis (keepdims=True).",
         (Check("Softmax", "Softmax", lambda C, x, axis: C.Softmax.apply(x, axis=axis), ("x",), {
-            "x": "for y = softmax(x), dL/dx = y * (dL/dy - sum(dL/dy * y, axis, keepdims=True))"}),),
+            "x": "for y = softmax(x), dL/dx = y * (dL/dy - sum(dL/dy * y, axis, keepdims=True))"}, fixed=_AXIS),),
         "layers/softmax.md"),
     Exercise(
         8, "log_softmax_cross_entropy", "LogSoftmax and cross-entropy backward",
@@ -178,11 +242,13 @@ EXERCISES = (
         "of a row has gradient softmax(x) - q (q: the smoothed one-hot target), zero for ignored "
         "rows and divided by the number of valid rows for reduction='mean'.",
         (Check("LogSoftmax", "LogSoftmax", lambda C, x, axis: C.LogSoftmax.apply(x, axis=axis), ("x",), {
-            "x": "for y = log_softmax(x), dL/dx = dL/dy - softmax(x) * sum(dL/dy, axis, keepdims=True)"}),
+            "x": "for y = log_softmax(x), dL/dx = dL/dy - softmax(x) * sum(dL/dy, axis, keepdims=True)"},
+               fixed=_AXIS),
          Check("CrossEntropy", "CrossEntropy", _cross_entropy, ("logits",), {
              "logits": "dloss/dlogits = softmax(logits) - q for every valid row (q = (1 - eps) "
                        "onehot(target) + eps / C), 0 for an ignored row, times the incoming "
-                       "gradient (divided by the count of valid rows for reduction='mean')"})),
+                       "gradient (divided by the count of valid rows for reduction='mean')"},
+               fixed=_CROSS_ENTROPY)),
         "layers/cross-entropy.md"),
     Exercise(
         9, "layer_norm", "LayerNorm backward", _ops("functional.normalization", "LayerNormFunction"),
@@ -192,9 +258,9 @@ EXERCISES = (
         (Check("LayerNorm", "LayerNorm", _layer_norm, ("x", "weight", "bias"), {
             "x": "dL/dx = rstd * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)), g_hat = dL/dy * weight",
             "weight": "dL/dweight = sum over the batch axes of dL/dy * x_hat",
-            "bias": "dL/dbias = sum over the batch axes of dL/dy"}),
+            "bias": "dL/dbias = sum over the batch axes of dL/dy"}, fixed=_LAYER_NORM),
          Check("LayerNorm without weight and bias", "LayerNormNoAffine", _layer_norm, ("x",), {
-             "x": "dL/dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), g = dL/dy"})),
+             "x": "dL/dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), g = dL/dy"}, fixed=_LAYER_NORM_PLAIN)),
         "layers/layer-norm.md"),
     Exercise(
         10, "embedding", "Embedding backward", _ops("functional.embedding", "EmbeddingFunction"),
@@ -202,7 +268,8 @@ EXERCISES = (
         "where ids == i: a repeated id must accumulate (ops/indexing.scatter_add_rows or "
         "np.add.at), not overwrite; the padding row gets no gradient.",
         (Check("Embedding", "Embedding", lambda C, w, ids: C.EmbeddingFunction.apply(w, _on(w, ids)),
-               ("W",), {"W": "dL/dW[i] = sum of dL/dout[p] over the positions p with ids[p] == i"}),),
+               ("W",), {"W": "dL/dW[i] = sum of dL/dout[p] over the positions p with ids[p] == i"},
+               fixed=_EMBEDDING),),
         "layers/embedding.md", extra_checks=(("Embedding with padding_idx", _embedding_padding),)),
     Exercise(
         11, "attention", "Attention backward", _ops("exercises.attention", "AttentionFunction"),
@@ -214,14 +281,15 @@ EXERCISES = (
                         "P = attention_weights(q, k, mask)",
                    "k": "dL/dk = dS^T q / sqrt(d_k), dS = P * (dP - rowsum(dP * P)), dP = G v^T, "
                         "P = attention_weights(q, k, mask)",
-                   "v": "dL/dv = P^T G with P = attention_weights(q, k, mask), the mask included"}),),
+                   "v": "dL/dv = P^T G with P = attention_weights(q, k, mask), the mask included"},
+               fixed=_ATTENTION),),
         "layers/attention.md"),
     Exercise(
         12, "dropout", "Dropout backward", _ops("functional.dropout", "DropoutFunction"),
         "y = x * mask, and the saved mask already holds 0 or 1/(1-p): a dropped element gets no "
         "gradient, a kept one the incoming gradient scaled by 1/(1-p).",
         (Check("Dropout", "Dropout", _dropout, ("x",), {
-            "x": "dL/dx = dL/dy * mask: 0 where dropped, 1/(1-p) where kept"}),),
+            "x": "dL/dx = dL/dy * mask: 0 where dropped, 1/(1-p) where kept"}, fixed=_DROPOUT),),
         "layers/dropout.md"),
 )
 

@@ -1,8 +1,10 @@
 """Checking a folder of exercises (or the reference itself): one result per exercise."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
+import json
 import os
 import types
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ class ExerciseResult:
     message: str = ""
     checks: list = field(default_factory=list)
     file: str | None = None
+    hint: str = ""                  # the exercise's hint, after a failure (unless hints are off)
 
     @property
     def passed(self) -> bool:
@@ -50,7 +53,29 @@ class ExerciseResult:
             return f"{head}: PASS ({self.cases} cases)."
         if self.status == TODO:
             return f"{head}: not attempted yet" + (f" ({self.message})." if self.message else ".")
-        return f"{head}: FAIL. {self.message}"
+        return f"{head}: FAIL. {self.message}" + (f" Hint: {self.hint}" if self.hint else "")
+
+    def to_dict(self) -> dict:
+        """The result as plain JSON data (the instructors' export)."""
+        return {
+            "number": self.number, "title": self.title, "status": self.status, "passed": self.passed,
+            "message": self.message, "hint": self.hint, "cases": self.cases, "file": self.file,
+            "checks": [{"name": c.name, "status": c.status, "cases": c.cases,
+                        "outcome": _jsonable(dataclasses.asdict(c.outcome))} for c in self.checks],
+        }
+
+
+def _jsonable(value):
+    """NumPy arrays, tuples and numbers of an outcome as JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, slice) or value is Ellipsis:
+        return repr(value)
+    return value
 
 
 class _LoadError(Exception):
@@ -89,8 +114,12 @@ def _classes(exercise: Exercise, out_dir) -> tuple:
 
 
 def check_exercise(exercise: Exercise, out_dir=None, examples: int = 10, seed: int = 0,
-                   cases: str = "auto") -> ExerciseResult:
-    """Grade one exercise: the student's file in ``out_dir``, or the reference when None."""
+                   cases: str = "auto", hints: bool = True) -> ExerciseResult:
+    """Grade one exercise: the student's file in ``out_dir``, or the reference when None.
+
+    ``hints``: on a failure, end the message with the rule to check and set
+    ``hint`` to the exercise's hint (False: neither, for grading).
+    """
     result = ExerciseResult(exercise.number, exercise.title, PASS)
     try:
         classes, files, result.file = _classes(exercise, out_dir)
@@ -111,6 +140,9 @@ def check_exercise(exercise: Exercise, out_dir=None, examples: int = 10, seed: i
         c = failed[0]
         result.status = FAIL
         result.message = (f"{c.name}: " if several else "") + c.outcome.message
+        if hints and c.outcome.formula:
+            result.message += f" Check: {c.outcome.formula}."
+        result.hint = exercise.hint if hints else ""
     elif todo:
         result.status = TODO
         names = sorted({c.outcome.todo or c.name for c in todo})
@@ -122,19 +154,20 @@ def check_exercise(exercise: Exercise, out_dir=None, examples: int = 10, seed: i
 
 
 def check_exercises(out_dir=None, exercises=None, examples: int = 10, seed: int = 0,
-                    cases: str = "auto") -> list:
+                    cases: str = "auto", hints: bool = True) -> list:
     """Grade the exercises numbered ``exercises`` (default: all) and return an ExerciseResult each.
 
     ``out_dir``: a folder written by ``make_exercises`` and edited by a student;
     None checks the reference implementation (every exercise must pass).
     ``examples``: random cases per check (Hypothesis examples, or seeded NumPy
-    draws when ``cases="numpy"`` or Hypothesis is not installed).
+    draws when ``cases="numpy"`` or Hypothesis is not installed), after the
+    fixed edge cases every check runs first.  ``hints``: see check_exercise.
     """
     if out_dir is not None and not Path(out_dir).is_dir():
         raise FileNotFoundError(f"there is no folder {out_dir} to check")
     if not isinstance(examples, int) or examples < 1:
         raise ValueError(f"check_exercises: examples must be a positive integer, got {examples!r}")
-    return [check_exercise(ex, out_dir, examples, seed, cases) for ex in select(exercises)]
+    return [check_exercise(ex, out_dir, examples, seed, cases, hints) for ex in select(exercises)]
 
 
 def summary(results) -> str:
@@ -149,6 +182,23 @@ def summary(results) -> str:
     return ", ".join(parts) + "."
 
 
+def score(results) -> str:
+    """'score: 9/12', the last line of the report, for autograders that parse one."""
+    return f"score: {sum(r.passed for r in results)}/{len(results)}"
+
+
 def format_results(results) -> str:
-    """The report the command prints: a line per exercise, then the summary."""
-    return "\n".join([r.line() for r in results] + ["", summary(results)])
+    """The report the command prints: a line per exercise, the summary, the score."""
+    return "\n".join([r.line() for r in results] + ["", summary(results), score(results)])
+
+
+def results_json(results, **settings) -> dict:
+    """The results as JSON data: the score, the grading settings, one entry per exercise."""
+    return {"score": sum(r.passed for r in results), "max_score": len(results),
+            "all_passed": all(r.passed for r in results), "summary": summary(results),
+            "settings": settings, "exercises": [r.to_dict() for r in results]}
+
+
+def write_json(results, path, **settings) -> None:
+    """Write ``results_json(results, **settings)`` to ``path``."""
+    Path(path).write_text(json.dumps(results_json(results, **settings), indent=2) + "\n", encoding="utf-8")

@@ -1,6 +1,8 @@
 """Grading: run each exercise's checks on the student's classes and say what is wrong.
 
-For every check of an exercise, the grader draws float64 cases -- through
+For every check of an exercise, the grader first runs its *fixed* edge
+cases (``Check.fixed``: the same for every seed, chosen so that each classic
+mistake fails on one of them), then draws float64 random cases -- through
 Hypothesis when it is installed (it then shrinks a failing case to a minimal
 one, so a message speaks of shapes like (1, 2) rather than (3, 3, 2)), else
 through a seeded NumPy generator with sizes that grow case by case -- and on
@@ -11,8 +13,11 @@ each case
    (``minitransformer.gradcheck.gradcheck_report``).
 
 A case's outcome is ``pass``, ``fail`` (with a message in words: the input
-shapes, the element whose gradient is wrong, the two values, the formula to
+shapes, the element whose gradient is wrong, the two values, for a small
+case its inputs and upstream gradient to redo it by hand, and the formula to
 check) or ``not attempted`` (backward still raises NotImplementedError).
+A fixed case uses a readable upstream gradient (small, distinct numbers);
+a random one a standard normal one.
 """
 from __future__ import annotations
 
@@ -24,9 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..autograd.function import GradientShapeError
 from ..backend import get_rng_state, set_default_dtype, set_rng_state
 from ..gradcheck import gradcheck_report
-from ..opspecs import OP_SPECS, NumpyChooser, all_specs
+from ..opspecs import OP_SPECS, NumpyChooser, Sample, all_specs
+from .messages import by_hand, gradient_shape_advice, translate_numpy_error
 
 PASS, FAIL, TODO = "pass", "fail", "not attempted"
 
@@ -49,6 +56,8 @@ class Outcome:
     exception: str | None = None                 # "TypeError: ..." when student code raised
     location: str | None = None                  # "file.py, line 12: <code>"
     todo: str | None = None                      # "LogSoftmax.backward" when not attempted
+    formula: str | None = None                   # the rule the wrong gradient must follow
+    fixed: bool = False                          # decided by a fixed case (the same for every seed)
 
 
 # --------------------------------------------------------------- describing
@@ -111,21 +120,41 @@ def explain(exc, files) -> str:
     return f"{text} (raised in {where}, after your code returned)" if where else text
 
 
-def error_outcome(exc, case: str, stage: str, files) -> Outcome:
+def error_outcome(exc, case: str, stage: str, files, check=None, params=None) -> Outcome:
     """The outcome of an exception raised while running the student's classes."""
     if isinstance(exc, NotImplementedError):
         name = _todo_name(exc)
         return Outcome(TODO, f"{name} still raises NotImplementedError", todo=name)
-    return Outcome(FAIL, f"{case}, {stage} raised {explain(exc, files)}.",
-                   exception=f"{type(exc).__name__}: {exc}", location=_where(exc, files)[0])
+    raw = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, GradientShapeError) and check is not None:
+        advice = gradient_shape_advice(exc, check, params or {})
+        return Outcome(FAIL, f"{case}, {advice}" + ("" if advice.endswith("?") else "."), exception=raw)
+    where, theirs = _where(exc, files)
+    words = translate_numpy_error(exc)
+    if words:
+        place = f" ({where})" if theirs else (f" (raised in {where})" if where else "")
+        return Outcome(FAIL, f"{case}, {stage} failed{place}: {words}.", exception=raw, location=where)
+    return Outcome(FAIL, f"{case}, {stage} raised {explain(exc, files)}.", exception=raw, location=where)
 
 
 # --------------------------------------------------------------- one case
-def run_case(check, classes, sample, files=frozenset()) -> Outcome:
-    """Forward check and gradient check of ``check`` on one Sample."""
+# a fixed case's upstream gradient: small distinct numbers, a cycle of 13 so it does not
+# line up with short axes
+_UPSTREAM = (1.0, -2.0, 0.5, 1.5, -1.0, 2.5, -0.5, 3.0, -1.5, 2.0, 0.25, -3.0, 0.75)
+
+
+def readable_upstream(shape) -> np.ndarray:
+    return np.resize(np.array(_UPSTREAM), tuple(shape)).astype(np.float64)
+
+
+def run_case(check, classes, sample, files=frozenset(), fixed: bool = False) -> Outcome:
+    """Forward check and gradient check of ``check`` on one Sample (a fixed case: readable upstream)."""
     names = check.inputs
     case = describe_case(names, sample.arrays, sample.params)
-    base = dict(shapes={n: tuple(a.shape) for n, a in zip(names, sample.arrays)}, params=dict(sample.params))
+    if fixed:
+        case = case.replace("With ", "With the fixed case ", 1)
+    base = dict(shapes={n: tuple(a.shape) for n, a in zip(names, sample.arrays)}, params=dict(sample.params),
+                fixed=fixed)
 
     def fn(*tensors):
         return check.call(classes, *tensors, **sample.params)
@@ -133,7 +162,7 @@ def run_case(check, classes, sample, files=frozenset()) -> Outcome:
     try:
         out = fn(*sample.tensors())
     except Exception as exc:  # noqa: BLE001  (any error of the student's code is a finding)
-        return _with(error_outcome(exc, case, "the forward pass", files), base)
+        return _with(error_outcome(exc, case, "the forward pass", files, check, sample.params), base)
     got, want = out.numpy(), np.asarray(sample.expected())
     if got.shape != want.shape or not np.allclose(got, want, FORWARD_RTOL, FORWARD_ATOL, equal_nan=True):
         if got.shape != want.shape:
@@ -143,10 +172,14 @@ def run_case(check, classes, sample, files=frozenset()) -> Outcome:
             detail = (f"at index {tuple(int(k) for k in i)} is {got[i]:.6g} instead of {want[i]:.6g}")
         return _with(Outcome(FAIL, f"{case}, the output of the forward pass {detail}. The forward "
                                    "is given: did it change?"), base)
+    upstream = readable_upstream(want.shape) if fixed else None
     try:
-        report = gradcheck_report(fn, sample.tensors())
+        report = gradcheck_report(fn, sample.tensors(), direction=upstream)
     except Exception as exc:  # noqa: BLE001
-        return _with(error_outcome(exc, case, "the backward pass", files), base)
+        outcome = error_outcome(exc, case, "the backward pass", files, check, sample.params)
+        if outcome.status == FAIL:
+            outcome.message += by_hand(names, sample.arrays, sample.params, upstream, "out")
+        return _with(outcome, base)
     bad = [r for r in report.inputs if not r.passed]
     if not bad:
         return _with(Outcome(PASS), base)
@@ -159,14 +192,14 @@ def run_case(check, classes, sample, files=frozenset()) -> Outcome:
     others = [names[o.index] for o in bad[1:]]
     if others:
         text += f" The gradient for {' and '.join(others)} is wrong too."
-    if name in check.formulas:
-        text += f" Check: {check.formulas[name]}."
+    if fixed:
+        text += by_hand(names, sample.arrays, sample.params, upstream, "out", r)
     return _with(Outcome(FAIL, text, input=name, index=r.worst_index, analytic=r.analytic,
-                         numeric=r.numeric), base)
+                         numeric=r.numeric, formula=check.formulas.get(name)), base)
 
 
 def _with(outcome: Outcome, base: dict) -> Outcome:
-    outcome.shapes, outcome.params = base["shapes"], base["params"]
+    outcome.shapes, outcome.params, outcome.fixed = base["shapes"], base["params"], base["fixed"]
     return outcome
 
 
@@ -175,6 +208,32 @@ def _spec(check):
     if check.spec not in OP_SPECS:
         all_specs()
     return OP_SPECS[check.spec]
+
+
+_GRIDS = {  # the values of fixed cases: multiples of 0.1, distinct within an array (no ties, no flat rows)
+    "real": np.round(np.arange(-30, 31) / 10, 1),
+    "positive": np.round(np.arange(5, 31) / 10, 1),
+    "nonzero": np.round(np.concatenate([np.arange(-30, -4), np.arange(5, 31)]) / 10, 1),
+}
+
+
+def fixed_cases(check) -> list:
+    """The Samples of ``check.fixed``, with values that depend on the check alone (never the seed)."""
+    spec = _spec(check)
+    samples = []
+    for i, (shapes, params) in enumerate(check.fixed):
+        rng = np.random.default_rng([zlib.crc32(check.name.encode()), i])
+        arrays = []
+        for shape, domain in zip(shapes, spec.input_domains()):
+            size = int(np.prod(shape, dtype=int))
+            if domain in _GRIDS:
+                grid = _GRIDS[domain]
+                values = rng.choice(grid, size, replace=size > grid.size)
+            else:
+                values = NumpyChooser(rng).array((size,), domain)
+            arrays.append(np.asarray(values, dtype=np.float64).reshape(shape))
+        samples.append(Sample(spec, tuple(arrays), dict(params)))
+    return samples
 
 
 def _numpy_cases(check, examples: int, seed: int):
@@ -240,7 +299,8 @@ def run_check(check, classes, examples: int = 10, seed: int = 0, cases: str = "a
               files=frozenset()) -> tuple:
     """(outcome, number of cases run) of one check: the first failure, or PASS.
 
-    ``cases``: "hypothesis", "numpy" or "auto" (Hypothesis if installed).
+    The fixed cases run first, then ``examples`` random ones drawn with
+    ``seed``.  ``cases``: "hypothesis", "numpy" or "auto" (Hypothesis if installed).
     """
     if cases not in ("auto", "hypothesis", "numpy"):
         raise ValueError(f"check: cases must be 'auto', 'hypothesis' or 'numpy', got {cases!r}")
@@ -251,19 +311,18 @@ def run_check(check, classes, examples: int = 10, seed: int = 0, cases: str = "a
     rng_state = get_rng_state()
     try:
         with set_default_dtype("float64"):
-            # a first small case: a stub is "not attempted" at once, with no search
-            probe = next(_numpy_cases(check, 1, seed))
-            first = run_case(check, classes, probe, files)
-            if first.status == TODO:
-                return first, 1
+            # the fixed cases first: the same for every seed, they decide the classic mistakes
+            # (and a stub is "not attempted" at the first, with no search)
+            probes = fixed_cases(check) or [next(_numpy_cases(check, 1, 0))]
+            n = 0
+            for sample in probes:
+                n += 1
+                outcome = run_case(check, classes, sample, files, fixed=True)
+                if outcome.status != PASS:
+                    return outcome, n
             if use_hypothesis:
-                outcome, n = _hypothesis_run(check, classes, examples, seed, files)
-                if outcome.status == PASS and first.status != PASS:
-                    return first, n + 1
-                return outcome, n + 1
-            if first.status != PASS:
-                return first, 1
-            n = 1
+                outcome, m = _hypothesis_run(check, classes, examples, seed, files)
+                return outcome, n + m
             for sample in _numpy_cases(check, examples, seed + 1):
                 n += 1
                 outcome = run_case(check, classes, sample, files)

@@ -5,8 +5,14 @@ source of its Function classes, taken from the reference implementation with
 ``inspect.getsource``, in which every region between ``# BEGIN SOLUTION`` and
 ``# END SOLUTION`` becomes ``raise NotImplementedError("Exercise N: ...")``,
 preceded by the imports the classes need -- every module-level name the
-reference class uses (its solution included, so the helpers a solution may
-want are at hand), imported from where it is defined in minitransformer.
+reference class uses (its solution included, so the engine's helpers a
+solution may want, such as ``unbroadcast``, are at hand), imported from where
+it is defined in minitransformer.  Nothing is imported from the reference
+module itself: the helpers of that module the forward calls (the attention
+weights of exercise 11) are copied into the file, so that the student's
+file runs only its own code, and a reference solution that calls a helper
+of its own module is refused (the student would import part of the answer).
+No hint is written into the files: the grader prints it after a failed check.
 """
 from __future__ import annotations
 
@@ -53,8 +59,9 @@ def solution_source(cls) -> str:
 
 
 def _raise_statement(exercise: Exercise, indent: str) -> list:
-    """``raise NotImplementedError("Exercise N: title. Hint: ...")``, its message wrapped."""
-    message = f"Exercise {exercise.number}: {exercise.title}. Hint: {exercise.hint}"
+    """``raise NotImplementedError("Exercise N: title. ...")``, its message wrapped (no hint: the grader
+    gives it after a failed attempt)."""
+    message = f"Exercise {exercise.number}: {exercise.title}. Write it, then check it (see the top of this file)."
     words, chunks, line = message.split(" "), [], ""
     for word in words:  # every chunk but the last keeps its trailing space
         if line and len(line) + len(word) > 72:
@@ -96,16 +103,49 @@ def replace_stub(path, class_name: str, code: str) -> None:
     path.write_text(text[:match.start()] + body + text[match.end():], encoding="utf-8")
 
 
-def _used_globals(cls) -> list:
-    """Module-level names of ``cls``'s module that its source reads, in order of first use."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    module_globals = vars(sys.modules[cls.__module__])
+def _names_read(source: str, module_globals: dict) -> list:
+    """Module-level names of ``module_globals`` that ``source`` reads, in order of first use."""
     seen = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(textwrap.dedent(source))):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in seen:
             if node.id in module_globals and not hasattr(builtins, node.id):
                 seen.append(node.id)
     return seen
+
+
+def _own_function(obj, module: str) -> bool:
+    """A plain function defined in ``module`` (the reference class's own module)."""
+    return inspect.isfunction(obj) and obj.__module__ == module
+
+
+def _needs(cls, exercise: Exercise) -> tuple:
+    """(names to import, helper functions to copy) for the student version of ``cls``.
+
+    The helpers of the reference module that the given code (the forward) calls
+    are copied into the student's file, so that nothing runs from the module of
+    the solution; a name of that module read only by the solution is refused:
+    a student would import part of the answer.
+    """
+    module = cls.__module__
+    module_globals = vars(sys.modules[module])
+    given = _names_read(stub_source(cls, exercise), module_globals)
+    for name in _names_read(inspect.getsource(cls), module_globals):
+        if name not in given and _own_function(module_globals[name], module):
+            raise ValueError(f"{module}.{cls.__name__}: its solution calls {name}, a helper of its own "
+                             "module, which the student's file would have to import; write it out in the "
+                             "solution or give it to students in the forward")
+    names = _names_read(inspect.getsource(cls), module_globals)
+    imports, helpers, todo = [], [], list(names)
+    while todo:
+        name = todo.pop(0)
+        obj = module_globals[name]
+        if _own_function(obj, module):
+            if obj not in helpers:
+                helpers.append(obj)
+                todo += [n for n in _names_read(inspect.getsource(obj), module_globals) if n not in names]
+        elif name not in imports:
+            imports.append(name)
+    return imports, helpers
 
 
 def _import_line(name: str, obj, home_module: str) -> tuple:
@@ -122,13 +162,15 @@ def _import_line(name: str, obj, home_module: str) -> tuple:
     return home_module, None  # a constant (or an alias): from the module that uses it
 
 
-def import_lines(classes) -> list:
-    """The import statements the source of ``classes`` needs in a file of its own."""
+def import_lines(classes, exercise: Exercise) -> tuple:
+    """(the import statements, the helper sources) the student file of ``classes`` needs."""
     own = {cls.__name__ for cls in classes}
-    plain, froms = set(), {}
+    plain, froms, helpers = set(), {}, []
     for cls in classes:
         module_globals = vars(sys.modules[cls.__module__])
-        for name in _used_globals(cls):
+        names, functions = _needs(cls, exercise)
+        helpers += [f for f in functions if f not in helpers]
+        for name in names:
             if name in own or name == "annotations":
                 continue
             module, line = _import_line(name, module_globals[name], cls.__module__)
@@ -138,7 +180,7 @@ def import_lines(classes) -> list:
                 froms.setdefault(module, set()).add(name)
     out = sorted(plain) + ([""] if plain and froms else [])  # a blank line between the two groups
     out += [f"from {m} import {', '.join(sorted(names))}" for m, names in sorted(froms.items())]
-    return out
+    return out, [textwrap.dedent(inspect.getsource(f)) for f in helpers]
 
 
 def exercise_text(exercise: Exercise) -> str:
@@ -151,30 +193,29 @@ def exercise_text(exercise: Exercise) -> str:
         "below by your code.  The forward pass is given; the docstring of ``backward`` states the "
         "math, and ``backward`` works on raw NumPy (or CuPy) arrays, as in every op of minitransformer.",
         76, break_on_hyphens=False)
-    hint = textwrap.fill(f"Hint: {exercise.hint}", 76, break_on_hyphens=False)
     read = f"\nThe derivation: docs/{exercise.docs} of the minitransformer documentation.\n" if exercise.docs else ""
     header = f'''"""Exercise {exercise.number}: {exercise.title}.
 
 {intro}
-
-{hint}
 {read}
 Check your answer from this folder with
 
     minitransformer exercises check . --exercise {exercise.number}
+
+(a failed check prints the failing case, and a hint).
 """
 from __future__ import annotations
 
 '''
-    body = "\n\n".join(stub_source(cls, exercise) for cls in classes)
-    return header + "\n".join(import_lines(classes)) + "\n\n\n" + body
+    imports, helpers = import_lines(classes, exercise)
+    body = "\n\n".join(helpers + [stub_source(cls, exercise) for cls in classes])
+    return header + "\n".join(imports) + "\n\n\n" + body
 
 
 def readme_text(exercises) -> str:
     """README.md of the student folder: the exercises and how to check them."""
     rows = "\n".join(f"| {ex.number} | {ex.title} | `{ex.filename}` | {', '.join(ex.class_names)} |"
                      for ex in exercises)
-    hints = "\n".join(f"{ex.number}. **{ex.title}.** {ex.hint}" for ex in exercises)
     return f"""# minitransformer exercises: backward passes
 
 Each file below holds the forward and backward of real minitransformer ops,
@@ -195,18 +236,22 @@ From this folder:
     minitransformer exercises check .                 # every exercise
     minitransformer exercises check . --exercise 3    # just one
 
-For each exercise the grader draws random inputs (shapes with broadcasting,
-1-D operands, reduction axes, masks...), compares your forward with a
-reference and your gradients with finite differences,
-(L(x + eps) - L(x - eps)) / (2 eps), and prints PASS, FAIL with the smallest
-failing input it found (the shapes, the element whose gradient is wrong, your
-value and the numeric one), or "not attempted yet" while the
+For each exercise the grader runs a fixed set of small edge cases (reduced
+axes in the middle, broadcasting on both sides, non-square matrices,
+ignored targets, repeated ids...), then random inputs; it compares your
+forward with a reference and your gradients with finite differences,
+(L(x + eps) - L(x - eps)) / (2 eps), and prints PASS, FAIL with the first
+failing case (its shapes and, for a small one, its values and the upstream
+gradient, the element whose gradient is wrong, your value and the numeric
+one), or "not attempted yet" while the
 `raise NotImplementedError` is still there.  It exits with status 0 once
 every exercise checked passes.
 
 ## Hints
 
-{hints}
+There are none up front: try first.  When a check fails, the grader prints
+the failing case (small inputs you can redo by hand, the upstream gradient,
+the expected and your gradient) and a hint for that exercise.
 """
 
 

@@ -27,31 +27,45 @@ def _count(shape, axes) -> int:
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = normalize_axis(axis, x.ndim, "sum")
-        ctx.x_shape = x.shape
+        ctx.axes = normalize_axis(axis, x.ndim, "sum")  # a sorted tuple of axes >= 0
+        ctx.x_shape, ctx.keepdims = x.shape, keepdims
         return x.sum(axis=ctx.axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
-        """d sum(x)/dx_i = 1: every input element gets the gradient of its sum."""
+        """d sum(x)/dx_i = 1: every input element gets the gradient of its sum.
+
+        With keepdims=False the reduced axes are gone from grad: put them back
+        with length 1 first, or broadcasting would align grad with the wrong
+        axes of x (it lines shapes up from the right).
+        """
         # BEGIN SOLUTION
-        return _expand(grad, ctx.x_shape, ctx.axes)
+        xp = get_array_module(grad)
+        if not ctx.keepdims:
+            grad = xp.expand_dims(grad, ctx.axes)
+        return xp.broadcast_to(grad, ctx.x_shape)
         # END SOLUTION
 
 
 class Mean(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        ctx.axes = normalize_axis(axis, x.ndim, "mean")
-        ctx.x_shape = x.shape
+        ctx.axes = normalize_axis(axis, x.ndim, "mean")  # a sorted tuple of axes >= 0
+        ctx.x_shape, ctx.keepdims = x.shape, keepdims
         return x.mean(axis=ctx.axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, grad):
-        """d mean(x)/dx_i = 1/N, N the number of elements averaged."""
+        """d mean(x)/dx_i = 1/N, N the number of elements averaged (the product of
+        the reduced axes' lengths, not x.size); the reduced axes go back as in Sum."""
         # BEGIN SOLUTION
-        n = _count(ctx.x_shape, ctx.axes)
-        return _expand(grad / n, ctx.x_shape, ctx.axes)
+        xp = get_array_module(grad)
+        n = 1
+        for axis in ctx.axes:
+            n *= ctx.x_shape[axis]
+        if not ctx.keepdims:
+            grad = xp.expand_dims(grad, ctx.axes)
+        return xp.broadcast_to(grad / n, ctx.x_shape)
         # END SOLUTION
 
 

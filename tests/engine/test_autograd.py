@@ -293,3 +293,16 @@ def test_vector_dot_vector_backward():
     (a @ b).backward()
     np.testing.assert_allclose(a.grad.numpy(), b.numpy())
     np.testing.assert_allclose(b.grad.numpy(), a.numpy())
+
+
+def test_gradcheck_report_takes_the_upstream_gradient_and_keeps_both_gradients():
+    from minitransformer.gradcheck import gradcheck_report
+
+    x = f64([[0.5, -1.5, 2.0], [1.0, 0.25, -0.75]])
+    v = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
+    (r,) = gradcheck_report(SquareMissingTwo.apply, [x], direction=v).inputs
+    np.testing.assert_allclose(r.analytic_grad, v * x.numpy())        # the broken backward: g * x
+    np.testing.assert_allclose(r.numeric_grad, 2 * v * x.numpy(), atol=1e-6)
+    assert not r.passed
+    with pytest.raises(ValueError, match="direction has shape"):
+        gradcheck_report(SquareMissingTwo.apply, [x], direction=np.ones(3))

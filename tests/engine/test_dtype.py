@@ -88,3 +88,33 @@ def test_factories_and_reductions_follow_the_default_dtype():
     assert mt.arange(0.0, 1.0, 0.5).dtype == np.float32
     with mt.set_default_dtype("float64"):
         assert mt.ones(2).var().dtype == np.float64
+
+
+class ReturnsShape(mt.Function):
+    """A Function whose backward returns a zero gradient of the shape it is told to."""
+
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.shape = shape
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros(ctx.shape, dtype=grad.dtype)
+
+
+@pytest.mark.parametrize("x_shape, returned, advice", [
+    ((3, 1), (3, 4), "did you forget to sum over broadcast axes (unbroadcast)?"),
+    ((2, 3), (3,), "it has fewer elements than its input: put back the axes a reduction dropped"),
+    ((2, 3), (3, 2), "it is the input's shape with the last two axes swapped"),
+    ((2, 3), (4,), "return one gradient per input, of that input's shape"),
+])
+def test_a_gradient_of_the_wrong_shape_gets_advice_that_fits(x_shape, returned, advice):
+    from minitransformer.autograd.function import GradientShapeError
+
+    x = mt.zeros(*x_shape, requires_grad=True)
+    with pytest.raises(GradientShapeError) as info:
+        ReturnsShape.apply(x, shape=returned).sum().backward()
+    assert (info.value.shape, info.value.expected_shape, info.value.input_index) == (returned, x_shape, 0)
+    assert str(info.value).startswith(f"ReturnsShape.backward returned a gradient of shape {returned} ")
+    assert advice in str(info.value) and "float64" not in str(info.value)

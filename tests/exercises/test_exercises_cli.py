@@ -1,4 +1,6 @@
 """`minitransformer exercises list|make|check`: output and exit status, as a grading script sees them."""
+import json
+
 import pytest
 
 from minitransformer.cli import COMMANDS, main
@@ -27,6 +29,7 @@ def test_make_then_check_a_fresh_folder(tmp_path, capsys):
         "Exercise 7 (Softmax backward): not attempted yet.",
         "",
         "0 of 2 exercises pass, 2 not attempted yet.",
+        "score: 0/2",
     ]
 
 
@@ -49,14 +52,15 @@ def test_check_exits_0_only_when_every_checked_exercise_passes(tmp_path, capsys)
     assert main(["exercises", "check", str(tmp_path), "-e", "5", "-e", "4", "--examples", "4"]) == 1
     printed = capsys.readouterr().out
     assert "Exercise 4 (Sum backward): not attempted yet." in printed
-    assert printed.rstrip().endswith("1 of 2 exercises pass, 1 not attempted yet.")
+    assert printed.rstrip().endswith("1 of 2 exercises pass, 1 not attempted yet.\nscore: 1/2")
 
 
 def test_check_without_a_folder_grades_the_reference(capsys):
     assert main(["exercises", "check", "--examples", "2", "--cases", "numpy"]) == 0
     printed = capsys.readouterr().out
     assert printed.count(": PASS (") == len(EXERCISES)
-    assert printed.rstrip().endswith(f"{len(EXERCISES)} of {len(EXERCISES)} exercises pass.")
+    assert printed.rstrip().endswith(f"{len(EXERCISES)} of {len(EXERCISES)} exercises pass.\n"
+                                     f"score: {len(EXERCISES)}/{len(EXERCISES)}")
 
 
 def test_a_failing_exercise_prints_the_reason_and_exits_1(tmp_path, capsys):
@@ -65,8 +69,53 @@ def test_a_failing_exercise_prints_the_reason_and_exits_1(tmp_path, capsys):
     capsys.readouterr()
     assert main(["exercises", "check", str(tmp_path), "-e", "12"]) == 1
     line = capsys.readouterr().out.splitlines()[0]
-    assert line.startswith("Exercise 12 (Dropout backward): FAIL. With x of shape (")
+    assert line.startswith("Exercise 12 (Dropout backward): FAIL. With the fixed case x of shape (2, 3) (p=0.5, seed=1)")
     assert "but finite differences give" in line and "1/(1-p) where kept." in line
+    assert line.endswith(f" Hint: {get_exercise(12).hint}")  # a hint, after the failed attempt
+
+
+def _graded_folder(tmp_path):
+    """A folder with exercise 5 right, exercise 12 wrong and the rest not attempted."""
+    main(["exercises", "make", str(tmp_path)])
+    mean = get_exercise(5)
+    replace_stub(tmp_path / mean.filename, "Mean", solution_source(mean.functions[0].load()))
+    replace_stub(tmp_path / get_exercise(12).filename, "DropoutFunction", "return grad")
+    return tmp_path
+
+
+def test_no_hints_leaves_out_the_hint_and_the_formula(tmp_path, capsys):
+    folder = _graded_folder(tmp_path)
+    capsys.readouterr()
+    assert main(["exercises", "check", str(folder), "-e", "12", "--no-hints"]) == 1
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("Exercise 12 (Dropout backward): FAIL. With the fixed case x of shape (2, 3)")
+    assert "Hint:" not in line and "Check:" not in line and get_exercise(12).hint not in line
+    assert "yours is [[1.0, -2.0, 0.5], [1.5, -1.0, 2.5]]." in line  # the case itself is still shown
+
+
+def test_json_export_score_and_exit_code_for_autograders(tmp_path, capsys):
+    folder = _graded_folder(tmp_path / "alice")
+    capsys.readouterr()
+    out = tmp_path / "alice.json"
+    assert main(["exercises", "check", str(folder), "-e", "5", "-e", "12", "-e", "3", "--examples", "3",
+                 "--seed", "2024", "--json", str(out)]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2:] == ["1 of 3 exercises pass, 1 fails, 1 not attempted yet.", "score: 1/3"]
+    data = json.loads(out.read_text())
+    assert (data["score"], data["max_score"], data["all_passed"]) == (1, 3, False)
+    assert data["settings"] == {"folder": str(folder), "seed": 2024, "examples": 3, "cases": "auto", "hints": True}
+    assert [(e["number"], e["status"]) for e in data["exercises"]] == [(3, "not attempted"), (5, "pass"),
+                                                                       (12, "fail")]
+    mean, dropout = data["exercises"][1], data["exercises"][2]
+    assert mean["passed"] and mean["cases"] == 7 + 3 and mean["hint"] == ""
+    assert dropout["hint"] == get_exercise(12).hint and dropout["message"].startswith("With the fixed case x")
+    outcome = dropout["checks"][0]["outcome"]
+    assert outcome["fixed"] and outcome["input"] == "x" and outcome["shapes"] == {"x": [2, 3]}
+    assert outcome["analytic"] == pytest.approx(2.5) and outcome["numeric"] == 0
+    # every exercise right: exit 0, full score
+    assert main(["exercises", "check", str(folder), "-e", "5", "--json", str(out)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("score: 1/1")
+    assert json.loads(out.read_text())["all_passed"] is True
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -16,24 +16,31 @@ from minitransformer.exercises import (
     EXERCISES, check_exercises, get_exercise, make_exercises, replace_stub, solution_source,
 )
 from minitransformer.exercises.attention import AttentionFunction, attention_weights, fused_attention
+from minitransformer.functional.activation import LogSoftmax, Softmax
+from minitransformer.functional.embedding import EmbeddingFunction
 from minitransformer.functional.loss import CrossEntropyFunction
 from minitransformer.functional.normalization import LayerNormFunction
-from minitransformer.ops.arithmetic import Div
+from minitransformer.ops.arithmetic import Div, Mul
 from minitransformer.ops.matmul import MatMul
+from minitransformer.ops.reduction import Mean, Sum
+from minitransformer.ops.unary import Log
 
 
 def edited(cls, old, new):
-    """The reference solution of ``cls`` with ``old`` replaced by ``new`` (which must occur)."""
-    source = solution_source(cls)
-    assert old in source, f"{old!r} not in the solution of {cls.__name__}"
+    """The reference solution of ``cls`` (or a source text) with ``old`` replaced by ``new`` (which must occur)."""
+    source = cls if isinstance(cls, str) else solution_source(cls)
+    assert old in source, f"{old!r} not in the solution of {getattr(cls, '__name__', 'the source')}"
     return source.replace(old, new)
 
 
+
+
 WRONG = {
+    # --- the first catalogue
     "matmul missing transpose": (3, "MatMul", lambda: edited(MatMul, "matmul(g, b2.swapaxes(-1, -2))", "matmul(g, b2)")),
     "mul forgets the broadcast reduction": (1, "Mul", lambda: "a, b = ctx.saved_tensors\nreturn grad * b, grad * a"),
     "div wrong sign": (2, "Div", lambda: edited(Div, "unbroadcast(-grad * a", "unbroadcast(grad * a")),
-    "mean without 1/N": (5, "Mean", lambda: "return _expand(grad, ctx.x_shape, ctx.axes)"),
+    "mean without 1/N": (5, "Mean", lambda: edited(Mean, "grad / n", "grad")),
     "softmax without the subtraction": (7, "Softmax", lambda: "(y,) = ctx.saved_tensors\nreturn y * grad"),
     "log-softmax without the softmax term": (8, "LogSoftmax", lambda: "return grad"),
     "cross-entropy without the softmax term": (8, "CrossEntropyFunction", lambda: edited(
@@ -53,6 +60,49 @@ WRONG = {
         AttentionFunction, "attention_weights(q, k, mask)", "attention_weights(q, k)")),
     "dropout forgets the 1/(1-p) scale": (12, "DropoutFunction", lambda: "(mask,) = ctx.saved_tensors\n"
                                                                          "return grad * (mask != 0)"),
+    # --- the mistakes that slipped through depending on the seed (or always)
+    "embedding padding row hard-coded as 0": (10, "EmbeddingFunction", lambda: edited(
+        EmbeddingFunction, "gw[ctx.padding_idx] = 0", "gw[0] = 0")),
+    "sum broadcast without restoring the reduced axes": (4, "Sum", lambda: edited(
+        Sum, "if not ctx.keepdims:\n    grad = xp.expand_dims(grad, ctx.axes)\n", "")),
+    "mean broadcast without restoring the reduced axes": (5, "Mean", lambda: edited(
+        Mean, "if not ctx.keepdims:\n    grad = xp.expand_dims(grad, ctx.axes)\n", "")),
+    "cross-entropy mean over all rows, ignored ones included": (8, "CrossEntropyFunction", lambda: edited(
+        CrossEntropyFunction, "grad / max(ctx.count, 1)", "grad / all_t.size")),
+    "attention without 1/sqrt(d_k)": (11, "AttentionFunction", lambda: edited(
+        AttentionFunction, "scale = 1.0 / math.sqrt(q.shape[-1])", "scale = 1.0")),
+    # --- more classic ones
+    "matmul dL/dB with the factors swapped": (3, "MatMul", lambda: edited(
+        MatMul, "matmul(a2.swapaxes(-1, -2), g)", "matmul(g, a2.swapaxes(-1, -2))")),
+    "matmul dL/dA not summed over broadcast batch axes": (3, "MatMul", lambda: edited(
+        MatMul, "ga = unbroadcast(ga, a2.shape).reshape(a.shape)", "ga = ga if a.ndim > 1 else ga.reshape(a.shape)")),
+    "mul swaps the operands": (1, "Mul", lambda: edited(
+        edited(Mul, "grad * b, a.shape", "grad * a, a.shape"), "grad * a, b.shape", "grad * b, b.shape")),
+    "div dL/da multiplies by b": (2, "Div", lambda: edited(Div, "unbroadcast(grad / b", "unbroadcast(grad * b")),
+    "div dL/db without the square": (2, "Div", lambda: edited(Div, "a / (b * b)", "a / b")),
+    "mean divides by x.size": (5, "Mean", lambda: edited(
+        Mean, "for axis in ctx.axes:\n    n *= ctx.x_shape[axis]", "for size in ctx.x_shape:\n    n *= size")),
+    "exp returns the incoming gradient": (6, "Exp", lambda: "return grad"),
+    "log multiplies by x": (6, "Log", lambda: edited(Log, "grad / x", "grad * x")),
+    "softmax sum without keepdims": (7, "Softmax", lambda: edited(
+        Softmax, ".sum(axis=ctx.axis, keepdims=True)", ".sum(axis=ctx.axis)")),
+    "softmax sums over the last axis": (7, "Softmax", lambda: edited(Softmax, "axis=ctx.axis", "axis=-1")),
+    "log-softmax uses y for softmax(x)": (8, "LogSoftmax", lambda: edited(LogSoftmax, "xp.exp(y) * ", "y * ")),
+    "cross-entropy ignores label smoothing": (8, "CrossEntropyFunction", lambda: edited(
+        CrossEntropyFunction, "eps, num_classes = ctx.eps,", "eps, num_classes = 0.0,")),
+    "cross-entropy does not zero ignored rows": (8, "CrossEntropyFunction", lambda: edited(
+        CrossEntropyFunction, "all_weights = valid * scale", "all_weights = xp.ones(valid.shape) * scale")),
+    "layer norm bias gradient not summed over the batch": (9, "LayerNormFunction", lambda: edited(
+        LayerNormFunction, "gb = grad.sum(axis=batch_axes)", "gb = grad")),
+    "layer norm forgets the weight in g_hat": (9, "LayerNormFunction", lambda: edited(
+        LayerNormFunction, "g_hat = g if weight is None else g * weight", "g_hat = g")),
+    "embedding table sized by the largest id": (10, "EmbeddingFunction", lambda: edited(
+        EmbeddingFunction, "ctx.num_rows)", "int(ids.max()) + 1)")),
+    "attention dK without the transpose": (11, "AttentionFunction", lambda: edited(
+        AttentionFunction, "(ds.swapaxes(-1, -2) @ q)", "(ds @ q)")),
+    "attention softmax backward without the row sum": (11, "AttentionFunction", lambda: edited(
+        AttentionFunction, "ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))", "ds = p * dp")),
+    "dropout lets the gradient through dropped elements": (12, "DropoutFunction", lambda: "return grad"),
 }
 
 
@@ -97,17 +147,43 @@ def test_fresh_stubs_are_not_attempted(tmp_path):
         assert not r.passed
 
 
-@pytest.mark.parametrize("cases", ["hypothesis", "numpy"])
+SEEDS = range(10)
+
+
 @pytest.mark.parametrize("mistake", list(WRONG))
-def test_a_wrong_backward_fails_its_exercise(tmp_path, mistake, cases):
+def test_a_wrong_backward_fails_its_exercise_on_every_seed(tmp_path, mistake):
+    """The sweep: each mistake fails for every seed and both case sources, decided by a fixed case."""
     number, cls, code = WRONG[mistake]
     folder = student_folder(tmp_path, number, cls, code())
-    (result,) = check_exercises(folder, [number], examples=12, cases=cases)
     exercise = get_exercise(number)
-    assert result.status == "fail", result.line()
-    assert result.line().startswith(f"Exercise {number} ({exercise.title}): FAIL. "), result.line()
-    # the message speaks of an input by its shape: "With A of shape (2, 3) ..."
-    assert " of shape (" in result.message
+    messages = set()
+    for cases in ("hypothesis", "numpy"):
+        for seed in SEEDS:
+            (result,) = check_exercises(folder, [number], examples=2, seed=seed, cases=cases)
+            assert result.status == "fail", (cases, seed, result.line())
+            assert result.line().startswith(f"Exercise {number} ({exercise.title}): FAIL. "), result.line()
+            # the message speaks of an input by its shape: "With the fixed case A of shape (2, 3) ..."
+            assert " of shape (" in result.message
+            deciding = next(c for c in result.checks if c.status == "fail")
+            # a fixed case (or an extra check, which has no random part) decided it, not the draw
+            assert deciding.outcome.fixed or deciding.name in dict(exercise.extra_checks), result.line()
+            messages.add(result.message)
+    assert len(messages) == 1, messages  # the same verdict and the same words for every seed
+
+
+def test_the_catalogue_holds_the_mistakes_that_slipped_through():
+    assert len(WRONG) >= 12 + 5 + 10
+    assert {"embedding padding row hard-coded as 0", "sum broadcast without restoring the reduced axes",
+            "mean broadcast without restoring the reduced axes", "attention without 1/sqrt(d_k)",
+            "cross-entropy mean over all rows, ignored ones included"} <= set(WRONG)
+    assert {number for number, _, _ in WRONG.values()} == {ex.number for ex in EXERCISES}
+
+
+@pytest.mark.parametrize("cases", ["hypothesis", "numpy"])
+def test_the_reference_passes_on_every_seed(cases):
+    for seed in SEEDS:
+        results = check_exercises(examples=2, seed=seed, cases=cases)
+        assert [r.status for r in results] == ["pass"] * len(EXERCISES), (seed, [r.line() for r in results])
 
 
 def test_a_gradient_failure_names_the_element_the_values_and_the_formula(tmp_path):
@@ -118,7 +194,8 @@ def test_a_gradient_failure_names_the_element_the_values_and_the_formula(tmp_pat
     check = result.checks[0].outcome
     assert check.input == "B" and set(check.shapes) == {"A", "B"}
     shape_a, shape_b = (", ".join(map(str, check.shapes[n])) for n in "AB")
-    assert result.message.startswith(f"With A of shape ({shape_a}") and f"B of shape ({shape_b}" in result.message
+    assert result.message.startswith(f"With the fixed case A of shape ({shape_a}")
+    assert f"B of shape ({shape_b}" in result.message
     assert abs(check.analytic - check.numeric) > 1e-3
     assert f"the gradient for B at index {check.index} is {check.analytic:.4g} but finite differences " \
            f"give {check.numeric:.4g}" in result.message
@@ -130,7 +207,7 @@ def test_an_exception_in_student_code_names_its_line(tmp_path):
     (result,) = check_exercises(folder, [4])
     assert result.status == "fail"
     assert "raised NameError: name 'undefined_name' is not defined (exercise_04_sum.py, line " in result.message
-    assert result.message.endswith(": return grad + undefined_name).")
+    assert ": return grad + undefined_name). To redo it by hand: x = [[" in result.message
 
 
 def test_a_wrong_shape_reported_by_the_engine_says_so(tmp_path):
@@ -155,7 +232,8 @@ def test_the_padding_row_rule_is_checked(tmp_path):
                             solution.replace("gw[ctx.padding_idx] = 0", "pass"))
     (result,) = check_exercises(folder, [10])
     assert result.status == "fail"
-    assert "padding_idx=0" in result.message and "row 0, the padding row, gets no gradient" in result.message
+    assert "padding_idx=2" in result.message and "row 2, the padding row, gets no gradient" in result.message
+    assert "should be [[8.0, 10.0, 12.0], [16.0, 17.0, 18.0], [0.0, 0.0, 0.0], [10.0, 11.0, 12.0]]" in result.message
 
 
 def test_files_that_do_not_import_or_lack_a_class_fail_with_the_reason(tmp_path):
@@ -208,3 +286,80 @@ def test_fused_attention_matches_the_composed_op_and_its_weights():
     assert mt.gradcheck(lambda a, b, c: fused_attention(a, b, c, mask), [q, k, v])
     with pytest.raises(ValueError, match="AttentionFunction: q .* do not fit"):
         fused_attention(q, k, v[:, :4])
+
+
+# ------------------------------------------------------------------ the messages
+def failure(tmp_path, number, cls, code, **kw):
+    (result,) = check_exercises(student_folder(tmp_path, number, cls, code), [number], examples=2, **kw)
+    assert result.status == "fail", result.line()
+    return result
+
+
+def test_a_gradient_of_the_reduced_shape_is_told_to_keep_the_axes(tmp_path):
+    result = failure(tmp_path, 4, "Sum", "return grad")
+    assert result.message.startswith(
+        "With the fixed case x of shape (2, 3) (axis=1, keepdims=False), Sum.backward returned a gradient of "
+        "shape (2,) for x, which has shape (2, 3): that is the shape of the reduction's output, so the "
+        "reduced axes are missing. keepdims=False dropped them: put them back with length 1")
+    assert "broadcast axes" not in result.message and "float64" not in result.message
+
+
+def test_numpy_broadcast_errors_are_translated(tmp_path):
+    number, cls, code = WRONG["sum broadcast without restoring the reduced axes"]
+    result = failure(tmp_path, number, cls, code())
+    assert "the backward pass failed (exercise_04_sum.py, line " in result.message
+    assert ": return xp.broadcast_to(grad, ctx.x_shape)): arrays of shapes (2,) and (2, 3) do not broadcast " \
+           "together: NumPy lines shapes up from their last axes" in result.message
+    assert "np.expand_dims(g, axes)" in result.message
+    assert "operands could not be broadcast" not in result.message
+    assert "operands could not be broadcast" in result.checks[0].outcome.exception  # kept for the record
+
+
+def test_numpy_matmul_errors_are_translated(tmp_path):
+    number, cls, code = WRONG["matmul dL/dB with the factors swapped"]
+    result = failure(tmp_path, number, cls, code())
+    assert ": gb = unbroadcast(matmul(g, a2.swapaxes(-1, -2)), b2.shape)): a matrix product there multiplies " \
+           "factors that do not chain" in result.message
+    assert "here one has 3 and the other 4" in result.message and "swapaxes(-1, -2)" in result.message
+    assert "core dimension" not in result.message and "gufunc" not in result.message
+
+
+def test_a_transposed_gradient_and_a_wrong_table_size_are_named(tmp_path):
+    result = failure(tmp_path / "mm", 3, "MatMul", "a, b = ctx.saved_tensors\nreturn matmul(b, grad.swapaxes(-1, -2)), None")
+    assert ("MatMul.backward returned a gradient of shape (3, 2) for A, which has shape (2, 3): its last two "
+            "axes are swapped, so an operand is not transposed or the factors are in the wrong order "
+            "(dL/dA = dL/dC B^T") in result.message
+    number, cls, code = WRONG["embedding table sized by the largest id"]
+    result = failure(tmp_path / "emb", number, cls, code())
+    assert ("EmbeddingFunction.backward returned a gradient of shape (5, 3) for W, which has shape (6, 3): "
+            "the table W has 6 rows, so dL/dW needs 6 rows too") in result.message
+    assert "broadcast" not in result.message
+
+
+def test_a_failing_fixed_case_can_be_redone_by_hand(tmp_path):
+    from minitransformer.exercises.grader import fixed_cases, readable_upstream
+
+    number, cls, code = WRONG["div wrong sign"]
+    result = failure(tmp_path, number, cls, code())
+    a, b = fixed_cases(get_exercise(2).checks[0])[0].arrays  # the first fixed case: (2, 3) and (2, 3)
+    g = readable_upstream((2, 3))
+    want_b = -g * a / b ** 2
+    shown = lambda x: repr(np.round(x, 4).tolist())  # noqa: E731
+    assert f"To redo it by hand: a = {shown(a)}, b = {shown(b)}, upstream gradient dL/dout = {shown(g)}; " \
+           f"dL/db should be {shown(want_b)} (finite differences), yours is {shown(-want_b)}." in result.message
+    assert result.line().endswith(f"Hint: {get_exercise(2).hint}")
+
+
+def test_hints_only_after_a_failure_or_never_with_hints_off(tmp_path):
+    number, cls, code = WRONG["div wrong sign"]
+    folder = student_folder(tmp_path, number, cls, code())
+    (with_hints,) = check_exercises(folder, [2], examples=2)
+    (without,) = check_exercises(folder, [2], examples=2, hints=False)
+    assert with_hints.hint == get_exercise(2).hint and " Check: for c = a / b" in with_hints.message
+    assert without.hint == "" and "Check:" not in without.message and "Hint" not in without.line()
+    assert without.message == with_hints.message.split(" Check: ")[0]
+    (passed,) = check_exercises(exercises=[1], examples=2)
+    assert passed.hint == "" and "Hint" not in passed.line()
+    make_exercises(tmp_path / "fresh", exercises=[1])
+    (todo,) = check_exercises(tmp_path / "fresh", [1])
+    assert todo.status == "not attempted" and todo.hint == "" and "Hint" not in todo.line()

@@ -5,6 +5,7 @@ grades the folder: it passes only if the generated imports are complete and
 the marked regions are exactly the solutions.
 """
 import ast
+import importlib
 import inspect
 import re
 
@@ -57,8 +58,10 @@ def test_stubs_keep_the_forward_and_drop_the_solution(handout, exercise):
     classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
     assert classes == list(exercise.class_names)
     assert len(re.findall(r"^ +raise NotImplementedError\($", text, re.M)) == len(exercise.functions)
-    assert f"Exercise {exercise.number}: {exercise.title}. Hint: " in " ".join(
+    assert f"Exercise {exercise.number}: {exercise.title}. Write it" in " ".join(
         line.strip().strip("'\"") for line in text.splitlines())
+    # no hint up front: the grader gives it after a failed attempt
+    assert "Hint:" not in text and exercise.hint not in " ".join(text.split())
     assert BEGIN not in text and END not in text
     for ref in exercise.functions:
         cls = ref.load()
@@ -77,7 +80,57 @@ def test_the_stubs_import_the_helpers_a_solution_needs(handout):
     assert "from minitransformer.parallel import matmul" in (handout / "exercise_03_matmul.py").read_text()
     assert "from minitransformer.parallel import for_each_row_block" in (handout / "exercise_09_layer_norm.py").read_text()
     assert "scatter_add_rows" in (handout / "exercise_10_embedding.py").read_text()
-    assert "attention_weights" in (handout / "exercise_11_attention.py").read_text()
+    attention = (handout / "exercise_11_attention.py").read_text()
+    assert "\ndef attention_weights(q, k, mask=None):\n" in attention  # the forward's helper, in the file
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda ex: ex.slug)
+def test_no_stub_imports_from_its_reference_module(handout, exercise):
+    text = (handout / exercise.filename).read_text()
+    imported = [node for node in ast.parse(text).body if isinstance(node, ast.ImportFrom)]
+    for ref in exercise.functions:
+        assert not [n for n in imported if n.module == ref.module], (ref.module, text[:2000])
+    for name in ("_expand", "_count"):
+        assert name not in text
+
+
+REFERENCE = '''
+from minitransformer import Function
+
+
+def _helper(g):
+    return g * 2
+
+
+class Op(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return {forward}
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d(2x)/dx = 2."""
+        # BEGIN SOLUTION
+        return _helper(grad)
+        # END SOLUTION
+'''
+
+
+@pytest.mark.parametrize("forward, copied", [("x * 2", False), ("_helper(x)", True)])
+def test_a_helper_of_the_reference_module_is_copied_or_refused(tmp_path, monkeypatch, forward, copied):
+    from minitransformer.exercises.stubs import import_lines
+
+    name = f"reference_{int(copied)}"
+    (tmp_path / f"{name}.py").write_text(REFERENCE.format(forward=forward))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    op = importlib.import_module(name).Op
+    if not copied:  # only the solution calls it: importing it would hand out part of the answer
+        with pytest.raises(ValueError, match="its solution calls _helper, a helper of its own module"):
+            import_lines([op], EXERCISES[0])
+        return
+    imports, helpers = import_lines([op], EXERCISES[0])  # the given forward calls it: copied in
+    assert imports == ["from minitransformer import Function"]
+    assert helpers == ["def _helper(g):\n    return g * 2\n"]
 
 
 def test_stubs_filled_with_the_reference_solutions_pass_the_grader(tmp_path):
