@@ -7,6 +7,8 @@ source of its Function classes, taken from the reference implementation with
 preceded by the imports the classes need -- every module-level name the
 reference class uses (its solution included, so the helpers a solution may
 want are at hand), imported from where it is defined in minitransformer.
+A class's ``backward_graph`` (the derivative on Tensors, for higher-order
+gradients) is left out: it would give the answer away.
 """
 from __future__ import annotations
 
@@ -72,6 +74,20 @@ def stub_source(cls, exercise: Exercise) -> str:
     for a, b, _ in reversed(_regions(cls)):
         indent = lines[a][: len(lines[a]) - len(lines[a].lstrip())]
         lines[a:b + 1] = _raise_statement(exercise, indent)
+    return _without_backward_graph("\n".join(lines) + "\n")
+
+
+def _without_backward_graph(source: str) -> str:
+    """``source`` of a class with its ``backward_graph`` (a method or an alias) removed."""
+    lines = source.splitlines()
+    (klass,) = ast.parse(source).body
+    for node in reversed(klass.body):
+        names = [t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)]
+        if getattr(node, "name", None) == "backward_graph" or names == ["backward_graph"]:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())]) - 1
+            while first > 0 and not lines[first - 1].strip():  # the blank line before it
+                first -= 1
+            del lines[first:node.end_lineno]
     return "\n".join(lines) + "\n"
 
 

@@ -60,6 +60,7 @@ def test_stubs_keep_the_forward_and_drop_the_solution(handout, exercise):
     assert f"Exercise {exercise.number}: {exercise.title}. Hint: " in " ".join(
         line.strip().strip("'\"") for line in text.splitlines())
     assert BEGIN not in text and END not in text
+    assert "backward_graph" not in text  # the Tensor version of the derivative would give it away
     for ref in exercise.functions:
         cls = ref.load()
         # the solution's lines are gone (a line may legitimately repeat a forward line)
