@@ -33,7 +33,9 @@ class GraphError(RuntimeError):
 
 
 def topological_order(roots) -> list:
-    """Tensors reachable from ``roots`` that need a gradient, inputs before outputs."""
+    """Tensors reachable from ``roots`` (a tensor or a list) that need a gradient, inputs before outputs."""
+    if not isinstance(roots, (list, tuple)):
+        roots = [roots]
     order, visited = [], set()
     stack = [(root, False) for root in reversed(roots)]
     while stack:
