@@ -31,7 +31,7 @@ __version__ = "0.1.0"
 
 from .autograd import (
     AnomalyError, Context, Function, GraphError, Tensor, arange, detect_anomaly, enable_grad,
-    full, is_grad_enabled, no_grad, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    full, grad, is_grad_enabled, no_grad, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
 )
 from .backend import (
     BackendError, cupy_available, get_array_module, get_backend, get_default_dtype, manual_seed,
@@ -39,14 +39,14 @@ from .backend import (
 )
 from .ops import *  # noqa: F401,F403  (also attaches Tensor's operators)
 from .ops import __all__ as _ops_all
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import CheckpointError, load, save
 from .profiler import Profiler, profile
 
 __all__ = [
     "AnomalyError", "BackendError", "CheckpointError", "Profiler", "load", "profile", "save", "Context", "Function", "GradcheckError", "GraphError",
     "Tensor", "arange", "cupy_available", "detect_anomaly", "enable_grad", "full",
-    "get_array_module", "get_backend", "get_default_dtype", "gradcheck", "is_grad_enabled",
+    "get_array_module", "get_backend", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
     "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "tensor",
     "use_backend", "zeros", "zeros_like", *_ops_all,
 ]

@@ -35,6 +35,7 @@ import numpy as np
 from .autograd import tensor
 from .backend import get_backend
 from .ops import concatenate, maximum, minimum, stack, where
+from .ops.indexing import IndexAdd
 
 DOMAINS = {
     "real": "uniform in [-3, 3]",
@@ -234,11 +235,17 @@ def _take(c, d, s):
     return (shape,), {"indices": indices, "axis": axis}
 
 
+def _index_add(c, d, s):
+    (shape,), params = _getitem(c, d, s)
+    picked = np.zeros(shape)[params["index"]].shape
+    return (picked,), {"index": params["index"], "shape": shape}
+
+
 CASE_KINDS: dict[str, Callable] = {
     "unary": _unary, "broadcast2": _broadcast2, "matmul": _matmul, "reduce": _reduce,
     "where": _where, "masked_fill": _masked_fill, "reshape": _reshape, "transpose": _transpose,
     "broadcast_to": _broadcast_to, "concatenate": _concatenate, "stack": _stack,
-    "getitem": _getitem, "take": _take,
+    "getitem": _getitem, "take": _take, "index_add": _index_add,
 }
 
 
@@ -365,6 +372,11 @@ def all_specs() -> list:
     return list(OP_SPECS.values())
 
 
+def _add_at(out, index, values):
+    np.add.at(out, index, values)
+    return out
+
+
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
@@ -386,6 +398,7 @@ for _spec in (
            lambda x: 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))),
     OpSpec("GeluErf", lambda x: x.gelu(approximate="none"),
            lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2)))),
+    OpSpec("Erf", lambda x: x.erf(), _erf),
     # bounds halfway between grid points of 'away_from_kinks': no value sits on one
     OpSpec("Clip", lambda x: x.clip(-1.005, 0.995), lambda x: np.clip(x, -1.005, 0.995),
            domain="away_from_kinks"),
@@ -416,6 +429,8 @@ for _spec in (
     OpSpec("Stack", lambda *xs, axis: stack(xs, axis=axis),
            lambda *xs, axis: np.stack(xs, axis=axis), 2, shapes="stack"),
     OpSpec("GetItem", lambda x, index: x[index], lambda x, index: x[index], shapes="getitem"),
+    OpSpec("IndexAdd", lambda x, index, shape: IndexAdd.apply(x, index=index, shape=shape),
+           lambda x, index, shape: _add_at(np.zeros(shape, x.dtype), index, x), shapes="index_add"),
     OpSpec("Take", lambda x, indices, axis: x.take(indices, axis=axis),
            lambda x, indices, axis: np.take(x, indices, axis=axis), shapes="take"),
 ):

@@ -13,21 +13,31 @@ the context remembers the op's input tensors.  ``backward`` therefore
    ``requires_grad=True``) in its ``.grad``, adding to what is there.
 
 Gradients travel as raw backend arrays; only ``.grad`` and hooks see Tensors.
+
+Higher-order gradients (``create_graph=True``).  The same walk can carry the
+gradients as Tensors instead, calling each op's ``backward_graph`` under
+``enable_grad``: every multiplication and sum of the backward pass is then an
+op of the graph, so the gradient it produces has a graph of its own and can be
+differentiated again -- d/dx of (dy/dx) is the backward pass of the backward
+pass.  ``grad(outputs, inputs)`` runs either walk and returns the gradients of
+the ``inputs`` instead of adding them to ``.grad``.
 """
 from __future__ import annotations
 
 from .. import parallel
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 
 
 class GraphError(RuntimeError):
     """backward() cannot run on this graph (freed, or no gradient given)."""
 
 
-def topological_order(root) -> list:
-    """Tensors reachable from ``root`` that need a gradient, inputs before outputs."""
+def topological_order(roots) -> list:
+    """Tensors reachable from ``roots`` (a tensor or a list) that need a gradient, inputs before outputs."""
+    if not isinstance(roots, (list, tuple)):
+        roots = [roots]
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -52,33 +62,60 @@ def topological_order(root) -> list:
     return order
 
 
-def run_backward(root, grad, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) * grad into the ``.grad`` of every leaf."""
-    order = topological_order(root)
-    grads = {id(root): grad}
+def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = False,
+                 capture=None):
+    """Propagate ``grads`` (one per root) back through the graph.
+
+    Without ``capture``, add d(root)/d(leaf) * grad to the ``.grad`` of every
+    leaf (and of the tensors that called ``retain_grad``).  With ``capture``
+    (a list of tensors), touch no ``.grad`` and return a dict from ``id(t)``
+    to the gradient of each captured tensor ``t`` that was reached.
+
+    Gradients are arrays, or Tensors with a graph of their own if
+    ``create_graph``.
+    """
+    if not isinstance(roots, (list, tuple)):
+        roots, grads = [roots], [grads]
+    order = topological_order(roots)
+    pending = {}
+    for root, g in zip(roots, grads):
+        key = id(root)
+        pending[key] = _add(pending[key], g, create_graph) if key in pending else g
+    wanted = None if capture is None else {id(t) for t in capture}
+    captured = {}
     order.reverse()
-    with no_grad():  # hooks and user backward code must not grow the graph
+    # the array pass records nothing (hooks and user backward code must not grow
+    # the graph); the graph pass records everything
+    with enable_grad() if create_graph else no_grad():
         for i, node in enumerate(order):
             order[i] = None  # drop our reference: a processed activation can be freed
-            g = grads.pop(id(node), None)
+            g = pending.pop(id(node), None)
             if g is None:
                 continue
             if node._hooks:
                 g = node._run_hooks(g)
             ctx = node._ctx
-            if ctx is None or node._retains_grad:
+            if wanted is not None:
+                if id(node) in wanted:
+                    captured[id(node)] = g
+            elif ctx is None or node._retains_grad:
                 node._accumulate_grad(g)
             if ctx is None:
                 continue
-            input_grads = ctx.run_backward(g)
+            input_grads = ctx.run_backward_graph(g) if create_graph else ctx.run_backward(g)
             for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent_grad is None or parent is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                if key in grads:
-                    # out of place: an op may hand the same array to two inputs
-                    grads[key] = parallel.add(grads[key], parent_grad)
+                if key in pending:
+                    pending[key] = _add(pending[key], parent_grad, create_graph)
                 else:
-                    grads[key] = parent_grad
+                    pending[key] = parent_grad
             if not retain_graph:
                 ctx.release()
+    return captured
+
+
+def _add(a, b, create_graph):
+    # out of place: an op may hand the same array to two inputs
+    return a + b if create_graph else parallel.add(a, b)

@@ -21,6 +21,21 @@ Tensors: the math is plain array code, and ``xp = get_array_module(x)`` makes
 it serve both backends.  ``backward`` returns one gradient per positional
 input of ``forward`` (``None`` for inputs that take none, like an axis).
 Keyword arguments of ``apply`` reach ``forward`` unchanged and get no gradient.
+
+Higher-order gradients.  ``backward(create_graph=True)`` and ``mt.grad(...,
+create_graph=True)`` need gradients that are themselves Tensors with a graph,
+so that they can be differentiated again.  For that pass each op has a second
+static method right under its backward, ``backward_graph(ctx, grad)``: the same
+derivative written with Tensor operations, so that every product and sum it
+makes is recorded.  It receives ``grad`` as a Tensor and reads the op's inputs
+as Tensors from ``ctx.inputs`` (not the raw arrays of ``saved_tensors``, which
+carry no graph), recomputing from them what the array backward had saved.
+Where the array backward is already written with operators and methods that
+Tensors share (``-grad``, ``grad.reshape``, ``unbroadcast``), the op simply
+says ``backward_graph = backward``.  The default (array) pass never calls
+``backward_graph``, so training pays nothing for it; the registry tests check,
+op by op, that both give the same gradient and that ``backward_graph`` is
+differentiated correctly (``mt.gradgradcheck``).
 """
 from __future__ import annotations
 
@@ -134,6 +149,43 @@ class Context:
                 _check_finite(g, f"the gradient {self.name}.backward returned for input {i}", self)
         return grads
 
+    def run_backward_graph(self, grad):
+        """Call the op's ``backward_graph`` on a Tensor gradient (``create_graph=True``).
+
+        The gradients it returns are Tensors recorded in the graph; they are
+        checked as ``run_backward`` checks arrays.
+        """
+        if flags.profiler is not None:
+            start = time.perf_counter()
+            grads = self.fn.backward_graph(self, grad)
+            flags.profiler.record(self.name, "backward_graph", time.perf_counter() - start)
+        else:
+            grads = self.fn.backward_graph(self, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.inputs):
+            raise TypeError(
+                f"{self.name}.backward_graph returned {len(grads)} gradient(s) but forward "
+                f"took {len(self.inputs)} positional input(s); return one per input (None for non-tensors)"
+            )
+        for i, (parent, g) in enumerate(zip(self.inputs, grads)):
+            if g is None or parent is None or not self.needs_input_grad[i]:
+                continue
+            if not isinstance(g, Tensor):
+                raise TypeError(
+                    f"{self.name}.backward_graph returned a {type(g).__name__} for input {i}; "
+                    "with create_graph=True each gradient must be a Tensor built from differentiable ops"
+                )
+            if g.shape != parent.shape or g.dtype != parent.dtype:
+                raise ValueError(
+                    f"{self.name}.backward_graph returned a gradient of shape {g.shape} and dtype "
+                    f"{g.dtype} for input {i}, which has shape {parent.shape} and dtype {parent.dtype} "
+                    "(with create_graph=True the inputs of an op must share one float dtype)"
+                )
+            if flags.anomaly:
+                _check_finite(g.data, f"the gradient {self.name}.backward_graph returned for input {i}", self)
+        return grads
+
 
 _ENGINE_DIRS = tuple(os.path.join(_PACKAGE_DIR, d) for d in ("autograd", "ops", "functional"))
 
@@ -186,6 +238,14 @@ class Function:
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError
+
+    @classmethod
+    def backward_graph(cls, ctx, grad):
+        """backward on Tensors, recorded in the graph (see the module docstring)."""
+        raise NotImplementedError(
+            f"{cls.__name__} has no backward_graph, so its gradient cannot be differentiated "
+            "again (create_graph=True); write one with Tensor operations next to its backward"
+        )
 
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:

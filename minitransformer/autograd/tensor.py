@@ -158,30 +158,53 @@ class Tensor:
         return Tensor(self.data.astype(dtype))
 
     # ------------------------------------------------------------- autograd
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Add d(self)/d(leaf) (times ``grad``) to ``.grad`` of every leaf that requires it."""
+    def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Add d(self)/d(leaf) (times ``grad``) to ``.grad`` of every leaf that requires it.
+
+        With ``create_graph=True`` the backward pass is itself recorded: each
+        ``.grad`` is then a Tensor with a graph, which can be differentiated
+        again (see ``mt.grad``).  ``retain_graph`` defaults to ``create_graph``.
+        """
         if not self._requires_grad:
             raise GraphError(
                 f"backward() on a tensor that does not require grad (shape {self.shape}): "
                 "no input of the computation had requires_grad=True, or it ran under no_grad()"
             )
+        grad = self._initial_grad(grad, create_graph, "backward()")
+        if retain_graph is None:
+            retain_graph = create_graph
+        run_backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    def _initial_grad(self, grad, create_graph: bool, caller: str):
+        """The gradient a backward pass starts from: ones for a scalar, else ``grad`` checked.
+
+        An array for the array pass; a Tensor (which may itself carry a
+        graph) when ``create_graph``.
+        """
         if grad is None:
             if self.data.size != 1:
                 raise GraphError(
-                    f"backward() on a tensor of shape {self.shape} needs a gradient argument "
+                    f"{caller} on a tensor of shape {self.shape} needs a gradient argument "
                     "of the same shape; only a one-element (scalar) output has an implicit "
                     "gradient of 1 (did you forget .sum() or .mean() on the loss?)"
                 )
             xp = _backend.get_array_module(self.data)
-            grad = xp.ones(self.data.shape, dtype=self.data.dtype)
-        else:
-            grad = grad.data if isinstance(grad, Tensor) else _to_array(grad, self.dtype, self.backend)
-            if grad.shape != self.data.shape:
+            data = xp.ones(self.data.shape, dtype=self.data.dtype)
+            return Tensor._from_op(data, None) if create_graph else data
+        if isinstance(grad, Tensor) and create_graph:
+            if grad.shape != self.shape or grad.dtype != self.dtype:
                 raise ValueError(
-                    f"backward(): gradient of shape {tuple(grad.shape)} given for a tensor of shape {self.shape}"
+                    f"{caller}: gradient of shape {grad.shape} and dtype {grad.dtype} given for a "
+                    f"tensor of shape {self.shape} and dtype {self.dtype}"
                 )
-            grad = grad.astype(self.data.dtype, copy=False)
-        run_backward(self, grad, retain_graph=retain_graph)
+            return grad
+        data = grad.data if isinstance(grad, Tensor) else _to_array(grad, self.dtype, self.backend)
+        if data.shape != self.data.shape:
+            raise ValueError(
+                f"{caller}: gradient of shape {tuple(data.shape)} given for a tensor of shape {self.shape}"
+            )
+        data = data.astype(self.data.dtype, copy=False)
+        return Tensor._from_op(data, None) if create_graph else data
 
     def register_hook(self, fn) -> RemovableHandle:
         """Call ``fn(grad)`` when this tensor's gradient is computed.
@@ -199,6 +222,12 @@ class Tensor:
         self._retains_grad = True
 
     def _run_hooks(self, grad):
+        if isinstance(grad, Tensor):  # create_graph: the hook's result stays in the graph
+            for fn in self._hooks:
+                result = fn(grad)
+                if result is not None:
+                    grad = result if isinstance(result, Tensor) else Tensor(result)
+            return grad
         for fn in self._hooks:
             result = fn(Tensor._from_op(grad, None))
             if result is not None:
@@ -206,6 +235,10 @@ class Tensor:
         return grad
 
     def _accumulate_grad(self, grad) -> None:
+        if isinstance(grad, Tensor):
+            # create_graph: .grad is a Tensor with a graph; add out of place to keep it
+            self.grad = grad if self.grad is None else self.grad + grad
+            return
         if isinstance(grad, numpy.generic):  # 0-d arithmetic gives NumPy scalars
             grad = numpy.asarray(grad)
         if self.grad is None:

@@ -81,6 +81,20 @@ class AttentionFunction(Function):
         return dq, dk, dv
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The formulas above on Tensors, P recomputed from Q, K and the mask (create_graph)."""
+        from ..functional.attention import masked_softmax  # noqa: PLC0415
+
+        q, k, v = ctx.inputs
+        mask = ctx.saved_tensors[3]
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        p = masked_softmax((q @ k.swapaxes(-1, -2)) * scale, mask)
+        dv = p.swapaxes(-1, -2) @ grad
+        dp = grad @ v.swapaxes(-1, -2)
+        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+        return (ds @ k) * scale, (ds.swapaxes(-1, -2) @ q) * scale, dv
+
 
 def fused_attention(q, k, v, mask=None):
     """softmax(q k^T / sqrt(d_k)) v on Tensors, as one op (``mask``: a boolean array)."""

@@ -12,7 +12,9 @@ module itself: the helpers of that module the forward calls (the attention
 weights of exercise 11) are copied into the file, so that the student's
 file runs only its own code, and a reference solution that calls a helper
 of its own module is refused (the student would import part of the answer).
-No hint is written into the files: the grader prints it after a failed check.
+A class's ``backward_graph`` (the derivative on Tensors, for higher-order
+gradients) is left out: it would give the answer away.  No hint is written
+into the files: the grader prints it after a failed check.
 """
 from __future__ import annotations
 
@@ -79,6 +81,20 @@ def stub_source(cls, exercise: Exercise) -> str:
     for a, b, _ in reversed(_regions(cls)):
         indent = lines[a][: len(lines[a]) - len(lines[a].lstrip())]
         lines[a:b + 1] = _raise_statement(exercise, indent)
+    return _without_backward_graph("\n".join(lines) + "\n")
+
+
+def _without_backward_graph(source: str) -> str:
+    """``source`` of a class with its ``backward_graph`` (a method or an alias) removed."""
+    lines = source.splitlines()
+    (klass,) = ast.parse(source).body
+    for node in reversed(klass.body):
+        names = [t.id for t in getattr(node, "targets", ()) if isinstance(t, ast.Name)]
+        if getattr(node, "name", None) == "backward_graph" or names == ["backward_graph"]:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())]) - 1
+            while first > 0 and not lines[first - 1].strip():  # the blank line before it
+                first -= 1
+            del lines[first:node.end_lineno]
     return "\n".join(lines) + "\n"
 
 
@@ -129,12 +145,14 @@ def _needs(cls, exercise: Exercise) -> tuple:
     module = cls.__module__
     module_globals = vars(sys.modules[module])
     given = _names_read(stub_source(cls, exercise), module_globals)
-    for name in _names_read(inspect.getsource(cls), module_globals):
+    # the class as handed out, solution included: backward_graph stays out of the file
+    handed_out = _without_backward_graph(textwrap.dedent(inspect.getsource(cls)))
+    for name in _names_read(handed_out, module_globals):
         if name not in given and _own_function(module_globals[name], module):
             raise ValueError(f"{module}.{cls.__name__}: its solution calls {name}, a helper of its own "
                              "module, which the student's file would have to import; write it out in the "
                              "solution or give it to students in the forward")
-    names = _names_read(inspect.getsource(cls), module_globals)
+    names = _names_read(handed_out, module_globals)
     imports, helpers, todo = [], [], list(names)
     while todo:
         name = todo.pop(0)

@@ -3,7 +3,9 @@
 The composed versions chain the engine's primitive ops and read like the
 formulas; the fused ones compute the same values in one pass and derive the
 backward by hand, which is faster and keeps fewer arrays alive.  Tests check
-that both agree, in values and in gradients.
+that both agree, in values and in gradients.  Each fused op's
+``backward_graph`` (for ``create_graph=True``) is its backward formula on
+Tensors, with the softmax recomputed from the input.
 """
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ class Softmax(Function):
         return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        y = Softmax.apply(ctx.inputs[0], axis=ctx.axis)
+        return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
+
 
 class LogSoftmax(Function):
     @staticmethod
@@ -51,6 +58,11 @@ class LogSoftmax(Function):
         xp = get_array_module(y)
         return grad - xp.exp(y) * grad.sum(axis=ctx.axis, keepdims=True)
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        p = Softmax.apply(ctx.inputs[0], axis=ctx.axis)
+        return grad - p * grad.sum(axis=ctx.axis, keepdims=True)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:

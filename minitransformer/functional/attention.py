@@ -54,6 +54,12 @@ class MaskedSoftmax(Function):
         for_each_row_block(block, saved_y, split=saved_y.ndim > 1, passes=3)
         return gx, None
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The same formula on Tensors, with y recomputed from the scores (create_graph)."""
+        y = MaskedSoftmax.apply(*ctx.inputs)
+        return y * (grad - (grad * y).sum(axis=-1, keepdims=True)), None
+
 
 def _mask_array(mask, scores_shape, xp):
     data = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)

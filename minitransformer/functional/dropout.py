@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module, get_rng
+from ..ops._util import constant
 
 
 class DropoutFunction(Function):
@@ -23,6 +24,12 @@ class DropoutFunction(Function):
         (mask,) = ctx.saved_tensors
         return grad * mask
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The saved mask is a constant: the same product, recorded (create_graph)."""
+        (mask,) = ctx.saved_tensors
+        return grad * constant(mask, grad)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

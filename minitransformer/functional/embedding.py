@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ..ops.indexing import scatter_add_rows
+from ..ops._util import constant
+from ..ops.indexing import IndexAdd, scatter_add_rows
 
 
 class EmbeddingFunction(Function):
@@ -38,6 +39,19 @@ class EmbeddingFunction(Function):
             gw[ctx.padding_idx] = 0
         return gw, None
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The lookup is W[ids], so its adjoint is IndexAdd at ids (create_graph);
+        the padding row's gradient is multiplied by 0."""
+        (ids,) = ctx.saved_tensors
+        shape = (ctx.num_rows, grad.shape[-1])
+        gw = IndexAdd.apply(grad, index=ids, shape=shape)
+        if ctx.padding_idx is not None:
+            keep = get_array_module(ids).ones((ctx.num_rows, 1), dtype=grad.dtype)
+            keep[ctx.padding_idx] = 0
+            gw = gw * constant(keep, grad)
+        return gw, None
 
 
 def embedding(ids, weight: Tensor, padding_idx: int | None = None) -> Tensor:

@@ -46,6 +46,16 @@ class LinearFunction(Function):
             gb = get_array_module(g2).ones(g2.shape[0], dtype=g2.dtype) @ g2
         return gx, gw, gb
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The same three products on Tensors (create_graph)."""
+        x, weight, _ = ctx.inputs
+        g2 = grad.reshape(-1, grad.shape[-1])
+        gx = (g2 @ weight).reshape(x.shape) if ctx.needs_input_grad[0] else None
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b for x of shape (..., in), W (out, in), b (out,): result (..., out)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..ops._util import constant
 from ..parallel import for_each_row_block
-from .activation import log_softmax
+from .activation import log_softmax, softmax
 from .rowsums import row_sum
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -88,6 +89,25 @@ class CrossEntropyFunction(Function):
         for_each_row_block(block, all_probs, passes=2)
         return gx.reshape(ctx.logits_shape), None
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The formula above on Tensors, softmax(x) recomputed from the logits (create_graph);
+        the smoothed targets q and the valid rows are constants."""
+        _, t, valid = ctx.saved_tensors
+        logits = ctx.inputs[0]
+        xp = get_array_module(t)
+        num_classes = logits.shape[-1]
+        probs = softmax(logits.reshape(-1, num_classes), axis=-1)
+        q = xp.full(probs.shape, ctx.eps / num_classes, dtype=probs.dtype)
+        q[xp.arange(t.size), t] += 1 - ctx.eps
+        valid = constant(valid, probs)
+        if ctx.reduction == "none":
+            weights = grad.reshape(-1) * valid
+        else:
+            weights = (grad / max(ctx.count, 1) if ctx.reduction == "mean" else grad) * valid
+        gx = (probs - constant(q, probs)) * weights.reshape(-1, 1)
+        return gx.reshape(ctx.logits_shape), None
 
 
 def _check(logits, targets, label_smoothing, reduction):

@@ -36,7 +36,7 @@ class LayerNormFunction(Function):
 
         for_each_row_block(block, x, split=x.ndim > n_axes, passes=6)
         ctx.save_for_backward(x_hat, rstd, weight)
-        ctx.n_axes = n_axes
+        ctx.n_axes, ctx.eps = n_axes, eps
         return y
 
     @staticmethod
@@ -74,6 +74,22 @@ class LayerNormFunction(Function):
         gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """The formula above on Tensors, x_hat and rstd recomputed from x (create_graph)."""
+        x, weight, _ = ctx.inputs
+        axes = tuple(range(x.ndim - ctx.n_axes, x.ndim))
+        centered = x - x.mean(axis=axes, keepdims=True)
+        rstd = 1 / ((centered * centered).mean(axis=axes, keepdims=True) + ctx.eps).sqrt()
+        x_hat = centered * rstd
+        g_hat = grad if weight is None else grad * weight
+        gx = rstd * (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                     - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+        batch_axes = tuple(range(x.ndim - ctx.n_axes))
+        gw = (grad * x_hat).sum(axis=batch_axes) if ctx.needs_input_grad[1] else None
+        gb = grad.sum(axis=batch_axes) if ctx.needs_input_grad[2] else None
+        return gx, gw, gb
 
 
 def _n_axes(x, normalized_shape) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..autograd import Tensor
 from . import functions as _f
 from .functions import (
-    abs, add, argmax, broadcast_to, clip, concatenate, divide, equal, exp, expand, gelu, getitem,
+    abs, add, argmax, broadcast_to, clip, concatenate, divide, equal, erf, exp, expand, gelu, getitem,
     greater, greater_equal, less, less_equal, log, logsumexp, masked_fill, matmul, max, maximum,
     mean, min, minimum, multiply, negative, not_equal, permute, power, relu, reshape, sigmoid,
     split, sqrt, squeeze, stack, subtract, sum, swapaxes, take, tanh, transpose, unsqueeze, var,
@@ -39,7 +39,7 @@ def attach_tensor_methods() -> None:
     methods = {
         name: getattr(_f, name)
         for name in (
-            "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "gelu", "clip",
+            "exp", "log", "sqrt", "abs", "erf", "tanh", "sigmoid", "relu", "gelu", "clip",
             "sum", "mean", "var", "max", "min", "logsumexp", "argmax",
             "reshape", "transpose", "permute", "swapaxes", "broadcast_to", "expand",
             "squeeze", "unsqueeze", "split", "take", "masked_fill", "matmul",
@@ -57,7 +57,7 @@ def attach_tensor_methods() -> None:
 attach_tensor_methods()
 
 __all__ = [
-    "abs", "add", "argmax", "broadcast_to", "clip", "concatenate", "divide", "equal", "exp",
+    "abs", "add", "argmax", "broadcast_to", "clip", "concatenate", "divide", "equal", "erf", "exp",
     "expand", "gelu", "getitem", "greater", "greater_equal", "less", "less_equal", "log",
     "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply",
     "negative", "not_equal", "permute", "power", "relu", "reshape", "sigmoid", "split", "sqrt",

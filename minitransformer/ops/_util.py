@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy
 
+from ..autograd import Tensor
+
 
 def unbroadcast(grad, shape):
     """Sum ``grad`` over the axes that broadcasting added or stretched.
@@ -22,6 +24,32 @@ def unbroadcast(grad, shape):
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad
+
+
+def graph_inputs(ctx, *values) -> tuple:
+    """The op's inputs as ``backward_graph`` needs them.
+
+    Each input Tensor (connected to the graph, so that the derivative's own
+    dependence on it is recorded), or, where a Python number was given in
+    its place, that number (``values`` are what forward saw, in order).
+    """
+    return tuple(v if t is None else t for t, v in zip(ctx.inputs, values))
+
+
+def constant(array, like) -> Tensor:
+    """``array`` as a Tensor of ``like``'s dtype that needs no gradient.
+
+    For masks and piecewise-constant factors (relu's x > 0, a dropout mask):
+    their derivative is zero wherever it exists, so they stay out of the graph.
+    """
+    if isinstance(array, (numpy.generic, bool)):  # 0-d arithmetic gives NumPy scalars
+        array = numpy.asarray(array)
+    return Tensor._from_op(array.astype(like.dtype, copy=False), None)
+
+
+def expand_graph(grad: Tensor, x_shape, axes) -> Tensor:
+    """A reduced gradient broadcast back to the input's shape (reductions' backward_graph)."""
+    return grad.reshape(keepdims_shape(x_shape, axes)).broadcast_to(tuple(x_shape))
 
 
 def normalize_axis(axis, ndim: int, op: str):

@@ -4,12 +4,18 @@ Every binary op follows the same two steps in backward: the local derivative
 (d(a*b)/da = b, ...) times the incoming gradient, then ``unbroadcast`` back to
 the input's shape.  Python numbers can stand for either input; they get no
 gradient and keep the tensor's float dtype (NumPy's weak scalars).
+
+Their ``backward_graph`` (the same derivative on Tensors, for
+``create_graph=True``) reads the inputs from ``ctx.inputs``; for add, subtract
+and negate the array backward already works on Tensors as it stands.
 """
 from __future__ import annotations
 
-from ..autograd import Function
+import math
+
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ._util import shapes_error, unbroadcast
+from ._util import graph_inputs, shapes_error, unbroadcast
 
 
 def _binary(op, fn, a, b):
@@ -31,6 +37,8 @@ class Add(Function):
         sa, sb = ctx.shapes
         return unbroadcast(grad, sa), unbroadcast(grad, sb)
 
+    backward_graph = backward  # uses only what Tensors have too: a graph with create_graph
+
 
 class Sub(Function):
     @staticmethod
@@ -44,6 +52,8 @@ class Sub(Function):
         sa, sb = ctx.shapes
         gb = unbroadcast(-grad, sb) if ctx.needs_input_grad[1] else None
         return unbroadcast(grad, sa), gb
+
+    backward_graph = backward
 
 
 class Mul(Function):
@@ -62,6 +72,14 @@ class Mul(Function):
         return ga, gb
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """As backward, on the input Tensors: d(g*b)/db = g records the second derivative."""
+        a, b = graph_inputs(ctx, *ctx.saved_tensors)
+        ga = unbroadcast(grad * b, a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(grad * a, b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
 
 class Div(Function):
     @staticmethod
@@ -78,6 +96,14 @@ class Div(Function):
         gb = unbroadcast(-grad * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """As backward, on the input Tensors."""
+        a, b = graph_inputs(ctx, *ctx.saved_tensors)
+        ga = unbroadcast(grad / b, a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-grad * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
 
 
 class Pow(Function):
@@ -100,6 +126,18 @@ class Pow(Function):
             gb = unbroadcast(grad * out * xp.log(xp.asarray(a, dtype=out.dtype)), b.shape)
         return ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """As backward, on the input Tensors (a^b recomputed from them)."""
+        a, b = graph_inputs(ctx, *ctx.saved_tensors[:2])
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(grad * b * a ** (b - 1), a.shape)
+        if ctx.needs_input_grad[1]:
+            log_a = a.log() if isinstance(a, Tensor) else math.log(a)
+            gb = unbroadcast(grad * a ** b * log_a, b.shape)
+        return ga, gb
+
 
 class Neg(Function):
     @staticmethod
@@ -110,3 +148,5 @@ class Neg(Function):
     def backward(ctx, grad):
         """d(-a)/da = -1."""
         return -grad
+
+    backward_graph = backward

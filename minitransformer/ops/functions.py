@@ -86,6 +86,11 @@ def gelu(x, approximate: str = "tanh"):
     raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
 
 
+def erf(x):
+    """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise."""
+    return unary.Erf.apply(x)
+
+
 def clip(x, low=None, high=None):
     return unary.Clip.apply(x, _scalar(low), _scalar(high))
 

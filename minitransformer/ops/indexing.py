@@ -1,4 +1,11 @@
-"""Indexing: x[index] with NumPy's rules, and take (gather) along an axis."""
+"""Indexing: x[index] with NumPy's rules, and take (gather) along an axis.
+
+The backward of picking elements puts the gradient back where they came from:
+a zero tensor of the input's shape with the gradient added at the index.  For
+``create_graph=True`` that scatter is itself an op, :class:`IndexAdd`, whose
+backward is picking again (``grad[index]``): the two are each other's adjoint,
+so gradients of any order alternate between them.
+"""
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
@@ -36,13 +43,46 @@ class GetItem(Function):
         An integer-array index may pick one element several times: those
         gradients must add up, so advanced indexing uses ``add.at``.
         """
-        xp = get_array_module(grad)
-        out = xp.zeros(ctx.x_shape, dtype=ctx.x_dtype)
-        if _is_basic(ctx.index):
-            out[ctx.index] = grad
-        else:
-            xp.add.at(out, ctx.index, grad)
-        return out, None
+        return _index_add(grad, ctx.index, ctx.x_shape, ctx.x_dtype), None
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return IndexAdd.apply(grad, index=ctx.index, shape=ctx.x_shape), None
+
+
+def _index_add(values, index, shape, dtype):
+    """zeros(shape) with ``values`` added at ``index`` (repeated picks add up)."""
+    xp = get_array_module(values)
+    out = xp.zeros(shape, dtype=dtype)
+    if _is_basic(index):
+        out[index] = values
+    else:
+        xp.add.at(out, index, values)
+    return out
+
+
+class IndexAdd(Function):
+    """The adjoint of ``x[index]``: a zero tensor of ``shape`` with ``values`` added at ``index``."""
+
+    @staticmethod
+    def forward(ctx, values, index=None, shape=()):
+        ctx.index = index
+        try:
+            return _index_add(values, index, tuple(shape), values.dtype)
+        except (IndexError, ValueError) as exc:
+            raise ValueError(
+                f"IndexAdd: values of shape {tuple(values.shape)} cannot be added at index {index!r} "
+                f"of a tensor of shape {tuple(shape)}: {exc}"
+            ) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        """out = sum of values put at index, so d out/d values picks: dL/dvalues = g[index]."""
+        return grad[ctx.index]
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return GetItem.apply(grad, ctx.index)
 
 
 class Take(Function):
@@ -76,6 +116,13 @@ class Take(Function):
         rows = scatter_add_rows(indices.reshape(-1), g, ctx.x_shape[axis])
         x_moved = (ctx.x_shape[axis],) + ctx.x_shape[:axis] + ctx.x_shape[axis + 1:]
         return xp.moveaxis(rows.reshape(x_moved), 0, axis), None
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        """take(x, indices, axis) is x[:, ..., :, indices]: its adjoint is IndexAdd there."""
+        (indices,) = ctx.saved_tensors
+        index = (slice(None),) * ctx.axis + (indices,)
+        return IndexAdd.apply(grad, index=index, shape=ctx.x_shape), None
 
 
 def scatter_add_rows(ids, rows, num_rows: int):

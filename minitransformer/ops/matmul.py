@@ -1,9 +1,15 @@
-"""Matrix product with NumPy's rules: batched, broadcast batch dims, 1-D cases."""
+"""Matrix product with NumPy's rules: batched, broadcast batch dims, 1-D cases.
+
+``backward`` works on arrays and uses the threaded products of
+``minitransformer.parallel``; ``backward_graph`` (for ``create_graph=True``)
+is the same two formulas with Tensor matmuls, so that the gradient's own
+dependence on A, B and dL/dC is recorded.
+"""
 from __future__ import annotations
 
 from ..autograd import Function
 from ..parallel import matmul
-from ._util import shapes_error, unbroadcast
+from ._util import graph_inputs, shapes_error, unbroadcast
 
 
 class MatMul(Function):
@@ -56,3 +62,20 @@ class MatMul(Function):
             gb = gb.reshape(b.shape)
         return ga, gb
         # END SOLUTION
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        a, b = graph_inputs(ctx, *ctx.saved_tensors)
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g = grad
+        if b.ndim == 1:
+            g = g.unsqueeze(-1)
+        if a.ndim == 1:
+            g = g.unsqueeze(-2)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = unbroadcast(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape).reshape(b.shape)
+        return ga, gb

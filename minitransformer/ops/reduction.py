@@ -3,12 +3,14 @@
 Backward undoes the reduction's change of shape: the gradient of the reduced
 tensor is reshaped with the reduced axes kept (length 1) and broadcast back
 over them, times the local derivative (1 for sum, 1/N for mean, ...).
+``backward_graph`` (for ``create_graph=True``) does the same with Tensor ops
+on the input ``ctx.inputs[0]``.
 """
 from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ._util import keepdims_shape, normalize_axis
+from ._util import constant, expand_graph, keepdims_shape, normalize_axis
 
 
 def _expand(grad, x_shape, axes):
@@ -46,6 +48,10 @@ class Sum(Function):
         return xp.broadcast_to(grad, ctx.x_shape)
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return expand_graph(grad, ctx.x_shape, ctx.axes)
+
 
 class Mean(Function):
     @staticmethod
@@ -68,6 +74,10 @@ class Mean(Function):
         return xp.broadcast_to(grad / n, ctx.x_shape)
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return expand_graph(grad / _count(ctx.x_shape, ctx.axes), ctx.x_shape, ctx.axes)
+
 
 class Var(Function):
     @staticmethod
@@ -89,6 +99,13 @@ class Var(Function):
         n = _count(centered.shape, ctx.axes) - ctx.ddof
         return _expand(grad, centered.shape, ctx.axes) * centered * (2 / n)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x = ctx.inputs[0]
+        centered = x - x.mean(axis=ctx.axes, keepdims=True)
+        n = _count(x.shape, ctx.axes) - ctx.ddof
+        return expand_graph(grad, x.shape, ctx.axes) * centered * (2 / n)
+
 
 class Max(Function):
     @staticmethod
@@ -104,6 +121,10 @@ class Max(Function):
         """The gradient goes to the maximal element (split evenly between ties)."""
         x, out = ctx.saved_tensors
         return _to_extremes(grad, x, out, ctx.axes)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return _to_extremes_graph(ctx, grad)
 
 
 class Min(Function):
@@ -121,11 +142,23 @@ class Min(Function):
         x, out = ctx.saved_tensors
         return _to_extremes(grad, x, out, ctx.axes)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return _to_extremes_graph(ctx, grad)
+
 
 def _to_extremes(grad, x, out, axes):
     is_extreme = (x == out).astype(x.dtype)
     count = is_extreme.sum(axis=axes, keepdims=True)
     return _expand(grad, x.shape, axes) * is_extreme / count
+
+
+def _to_extremes_graph(ctx, grad):
+    """_to_extremes on Tensors: which elements are extreme is a constant."""
+    x, out = ctx.saved_tensors
+    is_extreme = (x == out).astype(x.dtype)
+    share = is_extreme / is_extreme.sum(axis=ctx.axes, keepdims=True)
+    return expand_graph(grad, x.shape, ctx.axes) * constant(share, grad)
 
 
 class LogSumExp(Function):
@@ -147,3 +180,9 @@ class LogSumExp(Function):
         x, out = ctx.saved_tensors
         xp = get_array_module(x)
         return _expand(grad, x.shape, ctx.axes) * xp.exp(x - out)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x = ctx.inputs[0]
+        out = x.logsumexp(axis=ctx.axes, keepdims=True)
+        return expand_graph(grad, x.shape, ctx.axes) * (x - out).exp()

@@ -1,13 +1,15 @@
 """Ops that choose between values: maximum, minimum, where, masked_fill.
 
 The gradient goes to whichever input was chosen; for ties in maximum and
-minimum it is split half and half, as PyTorch does.
+minimum it is split half and half, as PyTorch does.  Which input was chosen
+does not change under a small change of the inputs, so in ``backward_graph``
+(for ``create_graph=True``) the choice enters as a constant factor.
 """
 from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ._util import shapes_error, unbroadcast
+from ._util import constant, shapes_error, unbroadcast
 
 
 class Maximum(Function):
@@ -29,6 +31,11 @@ class Maximum(Function):
         gb = unbroadcast(grad * (1 - share_a), b.shape) if ctx.needs_input_grad[1] else None
         return _cast(ga, a), _cast(gb, b)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _shares_graph(ctx, grad, (a > b) + 0.5 * (a == b))
+
 
 class Minimum(Function):
     @staticmethod
@@ -48,6 +55,20 @@ class Minimum(Function):
         ga = unbroadcast(grad * share_a, a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(grad * (1 - share_a), b.shape) if ctx.needs_input_grad[1] else None
         return _cast(ga, a), _cast(gb, b)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        a, b = ctx.saved_tensors
+        return _shares_graph(ctx, grad, (a < b) + 0.5 * (a == b))
+
+
+def _shares_graph(ctx, grad, share_a):
+    """The backward of maximum/minimum on Tensors: a's share of the gradient, b's the rest."""
+    a, b = ctx.saved_tensors
+    share_a = get_array_module(grad.data).asarray(share_a)
+    ga = unbroadcast(grad * constant(share_a, grad), a.shape) if ctx.needs_input_grad[0] else None
+    gb = unbroadcast(grad * constant(1 - share_a, grad), b.shape) if ctx.needs_input_grad[1] else None
+    return ga, gb
 
 
 def _cast(g, like):
@@ -79,6 +100,14 @@ class Where(Function):
         gb = unbroadcast(grad * ~c, sb) if ctx.needs_input_grad[2] else None
         return None, ga, gb
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        c = ctx.condition
+        sa, sb = ctx.shapes
+        ga = unbroadcast(grad * constant(c, grad), sa) if ctx.needs_input_grad[1] else None
+        gb = unbroadcast(grad * constant(~c, grad), sb) if ctx.needs_input_grad[2] else None
+        return None, ga, gb
+
 
 class MaskedFill(Function):
     @staticmethod
@@ -99,3 +128,7 @@ class MaskedFill(Function):
     def backward(ctx, grad):
         """Filled places are constants: gradient 0 there, 1 elsewhere."""
         return grad * ~ctx.mask, None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * constant(~ctx.mask, grad), None, None

@@ -2,7 +2,10 @@
 
 Their backward moves the gradient back: reshape undoes reshape, transpose
 applies the inverse permutation, broadcast_to sums over the broadcast axes,
-concatenate and stack cut the gradient into the pieces' shapes.
+concatenate and stack cut the gradient into the pieces' shapes.  Each
+backward uses only methods that Tensors have too (reshape, transpose,
+indexing, sums), so it serves as its own ``backward_graph``: given a Tensor
+gradient (``create_graph=True``), it records its steps in the graph.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ class Reshape(Function):
         """Reshaping keeps every value: reshape the gradient back."""
         return grad.reshape(ctx.x_shape), None
 
+    backward_graph = backward
+
 
 class Transpose(Function):
     @staticmethod
@@ -47,6 +52,8 @@ class Transpose(Function):
             inverse[a] = i
         return grad.transpose(inverse), None
 
+    backward_graph = backward
+
 
 class BroadcastTo(Function):
     @staticmethod
@@ -61,6 +68,8 @@ class BroadcastTo(Function):
     def backward(ctx, grad):
         """Each element was copied: sum the copies' gradients (unbroadcast)."""
         return unbroadcast(grad, ctx.x_shape), None
+
+    backward_graph = backward
 
 
 class Concatenate(Function):
@@ -89,6 +98,8 @@ class Concatenate(Function):
             start += n
         return tuple(pieces)
 
+    backward_graph = backward
+
 
 class Stack(Function):
     @staticmethod
@@ -111,3 +122,5 @@ class Stack(Function):
             index[ctx.axis] = i
             pieces.append(grad[tuple(index)])
         return tuple(pieces)
+
+    backward_graph = backward

@@ -1,8 +1,13 @@
-"""Elementwise functions of one tensor: exp, log, sqrt, abs, tanh, sigmoid, relu, gelu, clip.
+"""Elementwise functions of one tensor: exp, log, sqrt, abs, tanh, sigmoid, relu, gelu, erf, clip.
 
 Each backward multiplies the incoming gradient by the derivative, evaluated
 at the saved input or, where it is cheaper, at the saved output
 (d exp(x)/dx = exp(x), d tanh(x)/dx = 1 - tanh(x)^2).
+
+``backward_graph`` (for ``create_graph=True``) writes the same derivative with
+Tensor ops on the input ``ctx.inputs[0]``, recomputing what backward read from
+its saved arrays; a piecewise-constant factor (relu's x > 0, abs's sign,
+clip's inside) enters as a constant, since its own derivative is zero.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import numpy
 from ..autograd import Function
 from ..backend import get_array_module
 from ..parallel import for_each_row_block
+from ._util import constant
 
 
 class Exp(Function):
@@ -30,6 +36,10 @@ class Exp(Function):
         return grad * out
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad * ctx.inputs[0].exp()
+
 
 class Log(Function):
     @staticmethod
@@ -45,6 +55,10 @@ class Log(Function):
         return grad / x
         # END SOLUTION
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad / ctx.inputs[0]
+
 
 class Sqrt(Function):
     @staticmethod
@@ -59,6 +73,10 @@ class Sqrt(Function):
         (out,) = ctx.saved_tensors
         return grad / (2 * out)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        return grad / (2 * ctx.inputs[0].sqrt())
+
 
 class Abs(Function):
     @staticmethod
@@ -71,6 +89,11 @@ class Abs(Function):
         """d|x|/dx = sign(x) (0 at x = 0, the subgradient PyTorch uses)."""
         (x,) = ctx.saved_tensors
         return grad * get_array_module(x).sign(x)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * constant(get_array_module(x).sign(x), grad)
 
 
 class Tanh(Function):
@@ -85,6 +108,11 @@ class Tanh(Function):
         """d tanh(x)/dx = 1 - tanh(x)^2."""
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        t = ctx.inputs[0].tanh()
+        return grad * (1 - t * t)
 
 
 class Sigmoid(Function):
@@ -101,6 +129,11 @@ class Sigmoid(Function):
         """d s(x)/dx = s(x) (1 - s(x))."""
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        s = ctx.inputs[0].sigmoid()
+        return grad * s * (1 - s)
 
 
 class Relu(Function):
@@ -129,6 +162,11 @@ class Relu(Function):
         for_each_row_block(block, out, passes=2)
         return gx
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad * constant(out > 0, grad)
+
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _GELU_C = 0.044715
@@ -147,6 +185,13 @@ class GeluTanh(Function):
     def backward(ctx, grad):
         """d/dx = (1 + t)/2 + x/2 (1 - t^2) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
         x, t = ctx.saved_tensors
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
+        return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x = ctx.inputs[0]
+        t = (_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)).tanh()
         du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
         return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
 
@@ -180,6 +225,31 @@ class GeluErf(Function):
         pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return grad * (cdf + x * pdf)
 
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x = ctx.inputs[0]
+        cdf = 0.5 * (1 + Erf.apply(x * (1 / math.sqrt(2))))
+        pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
+        return grad * (cdf + x * pdf)
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return erf(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d erf(x)/dx = 2/sqrt(pi) exp(-x^2)."""
+        (x,) = ctx.saved_tensors
+        return grad * (2 / math.sqrt(math.pi)) * get_array_module(x).exp(-x * x)
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        x = ctx.inputs[0]
+        return grad * (2 / math.sqrt(math.pi)) * (-x * x).exp()
+
 
 class Clip(Function):
     @staticmethod
@@ -192,10 +262,19 @@ class Clip(Function):
     def backward(ctx, grad):
         """d clip(x)/dx = 1 inside [low, high], 0 where the value was clipped."""
         (x,) = ctx.saved_tensors
-        low, high = ctx.bounds
-        inside = get_array_module(x).ones(x.shape, dtype=bool)
-        if low is not None:
-            inside &= x >= low
-        if high is not None:
-            inside &= x <= high
-        return grad * inside, None, None
+        return grad * _inside(x, *ctx.bounds), None, None
+
+    @staticmethod
+    def backward_graph(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * constant(_inside(x, *ctx.bounds), grad), None, None
+
+
+def _inside(x, low, high):
+    """Where low <= x <= high (a missing bound does not clip)."""
+    inside = get_array_module(x).ones(x.shape, dtype=bool)
+    if low is not None:
+        inside &= x >= low
+    if high is not None:
+        inside &= x <= high
+    return inside

@@ -1,7 +1,10 @@
 """The op registry covers every Function: coverage of the property tests cannot silently drop.
 
 Adding a ``Function`` subclass anywhere in ``minitransformer`` without an
-``OpSpec`` (``minitransformer.opspecs.register``) fails here, naming the class.
+``OpSpec`` (``minitransformer.opspecs.register``) fails here, naming the class;
+so does one without a ``backward_graph``, and every spec's second derivative
+is checked (``mt.gradgradcheck``), with its ``backward_graph`` giving the same
+first derivative as its array ``backward``.
 """
 import importlib
 import pkgutil
@@ -102,6 +105,45 @@ def test_every_spec_runs_its_named_functions():
                 seen.add(t._ctx.name)
                 stack.extend(t._ctx.inputs)
         assert set(n.rsplit(".", 1)[-1] for n in spec.functions) <= seen, spec.name
+
+
+def test_every_function_subclass_has_a_backward_graph():
+    """Without one, create_graph=True (and so every higher-order gradient) fails on the op."""
+    _import_every_module()
+    missing = [f"{c.__module__}.{c.__qualname__}" for c in _package_functions()
+               if not any("backward_graph" in k.__dict__ for k in c.__mro__ if k is not mt.Function)]
+    assert not missing, (
+        "Function subclass(es) without a backward_graph, so their gradient cannot be "
+        "differentiated again:\n  " + "\n  ".join(missing)
+    )
+
+
+SPECS = all_specs()
+SECOND_ORDER_SEEDS = (0, 1)  # two cases per op: the Hypothesis tests against PyTorch draw more
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_backward_graph_gives_the_array_backwards_gradient(spec):
+    """The two backwards of an op (arrays, and Tensors for create_graph) must not diverge."""
+    for seed in SECOND_ORDER_SEEDS:
+        sample = spec.sample_inputs(np.random.default_rng(seed), "float64")
+        inputs = sample.tensors()
+        out = sample.call(*inputs)
+        v = mt.tensor(np.random.default_rng(seed + 100).standard_normal(out.shape), dtype="float64")
+        fast = mt.grad(out, inputs, grad_outputs=v, retain_graph=True, allow_unused=True)
+        graph = mt.grad(out, inputs, grad_outputs=v, create_graph=True, allow_unused=True)
+        for i, (a, b) in enumerate(zip(fast, graph)):
+            assert (a is None) == (b is None), f"{spec.name}: input {i} reached by one pass only"
+            if a is not None:
+                np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-12,
+                                           err_msg=f"{spec.name}: input {i}, case {sample!r}")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_second_derivative_matches_finite_differences(spec):
+    for seed in SECOND_ORDER_SEEDS:
+        sample = spec.sample_inputs(np.random.default_rng(seed), "float64")
+        assert mt.gradgradcheck(sample.call, sample.tensors(), name=f"{spec.name} on {sample!r}")
 
 
 def test_register_refuses_a_duplicate_name(monkeypatch):

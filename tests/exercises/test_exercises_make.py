@@ -63,6 +63,7 @@ def test_stubs_keep_the_forward_and_drop_the_solution(handout, exercise):
     # no hint up front: the grader gives it after a failed attempt
     assert "Hint:" not in text and exercise.hint not in " ".join(text.split())
     assert BEGIN not in text and END not in text
+    assert "backward_graph" not in text  # the Tensor version of the derivative would give it away
     for ref in exercise.functions:
         cls = ref.load()
         # the solution's lines are gone (a line may legitimately repeat a forward line)
