@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -406,6 +406,23 @@ assert mt.gradcheck(Softplus.apply, [x6])
 print("Softplus passes gradcheck")
 
 # %% [markdown]
+# ## A picture of the graph
+#
+# `mt.viz.draw_graph(t)` draws the graph behind a tensor: one box per op
+# (its Function, the shape and dtype it returned) and per leaf, one arrow
+# per tensor flowing into an op.  It walks the same `t._ctx` -> `ctx.inputs`
+# chain as backward, so draw **before** `backward()` (which frees it).  In a
+# notebook the drawing shows inline; `.save("graph.svg")` or `.png` writes it.
+
+# %%
+a7 = mt.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+b7 = mt.tensor([0.5, -1.0], requires_grad=True)
+h7 = (a7 @ a7 + b7).tanh()
+drawing = mt.viz.draw_graph((h7 * h7).sum(), names={"a": a7, "b": b7})
+print(len(drawing.nodes), "nodes,", len(drawing.edges), "edges:", [n["label"] for n in drawing.nodes])
+drawing
+
+# %% [markdown]
 # ## Summary
 #
 # * Reverse mode = the chain rule applied from the output back, once per op,
@@ -414,5 +431,6 @@ print("Softplus passes gradcheck")
 #   visits it in reverse topological order.
 # * Gradients **add up**: over the uses of a tensor and over backward calls.
 # * Hooks see (and may change) gradients in flight; `no_grad` records nothing.
+# * `mt.viz.draw_graph(t)` draws that graph (before backward).
 # * A new op is a `mt.Function` with `forward`/`backward` on raw arrays,
 #   checked with `mt.gradcheck`.

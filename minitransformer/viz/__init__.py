@@ -7,6 +7,7 @@ matplotlib is imported only when a plot is actually drawn.
     training.py    plot_run, plot_curves                  a training run's plots
     attention.py   plot_attention, attention_maps         attention heatmaps
     notebook.py    setup_tutorial, pyplot                 the tutorials' setup cell
+    graph.py       draw_graph, GraphDrawing               a computation's graph, SVG/PNG
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ _LAZY = {
     "plot_curves": "training",
     "plot_attention": "attention",
     "read_metrics": "training",
+    "draw_graph": "graph",
+    "GraphDrawing": "graph",
 }
 
 __all__ = sorted(_LAZY)
