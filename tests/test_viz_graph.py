@@ -76,3 +76,15 @@ def test_a_graph_freed_by_backward_cannot_be_drawn():
         mt.viz.draw_graph(y)
     with pytest.raises(TypeError, match="expected a Tensor, got ndarray"):
         mt.viz.draw_graph(np.ones(2))
+
+
+def test_a_long_chain_is_drawn_without_recursion():
+    # deeper than Python's recursion limit: the layers are worked out iteratively
+    x = mt.tensor(np.ones(2), requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0
+    g = mt.viz.draw_graph(y.sum(), names={"x": x})
+    assert len(g.nodes) == 3002 and len(g.edges) == 3001
+    depth = {n["label"]: g.positions[i][1] for i, n in enumerate(g.nodes) if n["label"] in ("x", "Sum")}
+    assert depth["x"] < depth["Sum"]

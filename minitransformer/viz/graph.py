@@ -129,17 +129,23 @@ def draw_graph(tensor: Tensor, path=None, names: dict | None = None) -> GraphDra
                 order.append(parent)
                 stack.append(parent)
             edges.append((index[id(parent)], index[id(t)]))
-    # layer of a node: 0 for leaves, else one more than its deepest input
-    inputs_of = {i: [a for a, b in edges if b == i] for i in range(len(nodes))}
-    layer = {}
-
-    def depth(i):
-        if i not in layer:
-            layer[i] = 1 + max((depth(a) for a in inputs_of[i]), default=-1)
-        return layer[i]
-
-    for i in range(len(nodes)):
-        depth(i)
+    # layer of a node: 0 for leaves, else one more than its deepest input; worked
+    # out without recursion (a long chain of ops would exceed Python's stack)
+    inputs_of = [[] for _ in nodes]
+    for a, b in edges:
+        inputs_of[b].append(a)
+    layer, pending = {}, list(range(len(nodes)))
+    while pending:
+        i = pending[-1]
+        if i in layer:
+            pending.pop()
+            continue
+        missing = [a for a in inputs_of[i] if a not in layer]
+        if missing:
+            pending.extend(missing)
+        else:
+            layer[i] = 1 + max((layer[a] for a in inputs_of[i]), default=-1)
+            pending.pop()
     slots, positions = {}, []
     for i in range(len(nodes)):
         column = slots.get(layer[i], 0)
