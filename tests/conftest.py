@@ -29,16 +29,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 def pytest_addoption(parser):
     parser.addoption(
         "--backend", action="store", default=os.environ.get("MINITRANSFORMER_BACKEND", "numpy"),
-        choices=["numpy", "cupy"], help="array backend for backend-parametrized tests",
+        choices=["numpy", "cupy", "strict"],
+        help="array backend of the whole suite (cupy: on a GPU; strict: NumPy arrays that act as CuPy's)",
     )
 
 
 def pytest_configure(config):
-    """With --backend cupy every test runs on CuPy (the GPU run of the whole suite)."""
-    if config.getoption("--backend") == "cupy":
+    """With --backend cupy every test runs on CuPy (the GPU run of the whole suite);
+    with --backend strict on strict arrays, which find on a CPU what CuPy would refuse."""
+    if config.getoption("--backend") != "numpy":
         import minitransformer as mt
 
-        mt.use_backend("cupy")
+        mt.use_backend(config.getoption("--backend"))
 
 
 def pytest_generate_tests(metafunc):
@@ -62,11 +64,12 @@ def backend(request):
 
 
 @pytest.fixture(autouse=True)
-def _reset_engine_state():
-    """Each test starts with float32, grad mode on and a fixed seed."""
+def _reset_engine_state(request):
+    """Each test starts on the suite's backend, with float32, grad mode on and a fixed seed
+    (a test, or a Trainer, that switches the backend for good is switched back)."""
     import minitransformer as mt
 
     mt.manual_seed(0)
-    with mt.set_default_dtype("float32"):
+    with mt.use_backend(request.config.getoption("--backend")), mt.set_default_dtype("float32"):
         yield
     assert mt.is_grad_enabled(), "a test left no_grad switched on"

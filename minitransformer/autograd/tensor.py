@@ -14,11 +14,7 @@ import numpy
 from .. import backend as _backend
 from .engine import GraphError, run_backward
 
-_ARRAY_TYPES = (numpy.ndarray,)
-
-
-def _is_array(x) -> bool:
-    return isinstance(x, numpy.ndarray) or hasattr(x, "__cuda_array_interface__")
+_is_array = _backend.is_array
 
 
 class RemovableHandle:
@@ -126,15 +122,14 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def numpy(self) -> numpy.ndarray:
         """A host NumPy copy of the data (a CuPy array is copied off the GPU)."""
-        if isinstance(self.data, numpy.ndarray):
-            return self.data.copy()
-        return self.data.get()
+        host = _backend.to_host(self.data)
+        return host.copy() if host is self.data else host
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): tensor has {self.data.size} elements (shape {self.shape}), not 1")
-        return self.data.reshape(()).item()
+        return _backend.to_host(self.data.reshape(())).item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -144,12 +139,11 @@ class Tensor:
         return Tensor._from_op(self.data, None)
 
     def to(self, backend: str) -> "Tensor":
-        """A copy of this tensor on another backend ('numpy' or 'cupy'), as a leaf."""
+        """A copy of this tensor on another backend ('numpy', 'cupy' or 'strict'), as a leaf."""
         xp = _backend.array_module(backend)
         if backend == self.backend:
             return self
-        data = xp.asarray(self.data) if backend == "cupy" else self.data.get()
-        out = Tensor(data)
+        out = Tensor(xp.asarray(_backend.to_host(self.data)))
         out._requires_grad = self._requires_grad
         return out
 
@@ -259,7 +253,7 @@ def _to_array(data, dtype, backend):
     name = backend or _backend.get_backend()
     xp = _backend.array_module(name)
     if _is_array(data) and _backend.backend_of(data) != name:
-        data = xp.asarray(data) if name == "cupy" else data.get()
+        data = _backend.to_host(data)   # from one backend to another goes through the host
     if dtype is not None:
         return xp.array(data, dtype=dtype)
     arr = xp.array(data)

@@ -10,7 +10,7 @@ Transformer paper and PyTorch), and the loss of a row is
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from ..backend import get_array_module
+from ..backend import get_array_module, to_host
 from ..ops._util import constant
 from ..parallel import for_each_row_block
 from .activation import log_softmax, softmax
@@ -52,7 +52,7 @@ class CrossEntropyFunction(Function):
 
         for_each_row_block(block, x, passes=6)
         loss *= valid
-        count = int(valid.sum())
+        count = int(to_host(valid.sum()))   # the divisor of 'mean', a Python number
         ctx.save_for_backward(probs, t_safe, valid)
         ctx.eps, ctx.reduction, ctx.count = label_smoothing, reduction, count
         ctx.logits_shape = logits.shape
@@ -139,10 +139,11 @@ def cross_entropy(logits: Tensor, targets, ignore_index: int | None = None,
     if targets.size:
         t = targets.data
         valid = t if ignore_index is None else t[t != ignore_index]
-        if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
+        # a bound check on the host: one copy of the smallest and largest id (on a GPU, a wait)
+        if valid.size and (int(to_host(valid.min())) < 0 or int(to_host(valid.max())) >= num_classes):
             bad = valid[(valid < 0) | (valid >= num_classes)].ravel()
             raise IndexError(
-                f"cross_entropy: target id {int(bad[0])} is out of range for logits with {num_classes} "
+                f"cross_entropy: target id {int(to_host(bad[0]))} is out of range for logits with {num_classes} "
                 f"classes (valid ids are 0..{num_classes - 1}; {bad.size} target(s) out of range)"
             )
     return CrossEntropyFunction.apply(
@@ -167,4 +168,4 @@ def cross_entropy_composed(logits: Tensor, targets, ignore_index: int | None = N
     if reduction == "none":
         return loss.reshape(targets.shape)
     total = loss.sum()
-    return total / max(int(valid.sum()), 1) if reduction == "mean" else total
+    return total / max(int(to_host(valid.sum())), 1) if reduction == "mean" else total

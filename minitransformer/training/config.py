@@ -169,7 +169,8 @@ class TrainConfig:
         need(self.save_every is None or self.save_every >= 1, f"--save-every must be >= 1, got {self.save_every}")
         need(self.eval_sentences >= 0, f"--eval-sentences must be >= 0, got {self.eval_sentences}")
         need(self.decode_max_len >= 1, f"decode_max_len must be >= 1, got {self.decode_max_len}")
-        need(self.backend in (None, "numpy", "cupy"), f"--backend must be numpy or cupy, got {self.backend!r}")
+        need(self.backend in (None, "numpy", "cupy", "strict"),
+             f"--backend must be numpy, cupy or strict, got {self.backend!r}")
         need(self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}")
         need(self.collective_timeout > 0, f"--collective-timeout must be positive, got {self.collective_timeout}")
         need(self.on_nonfinite in ("stop", "skip"), "--on-nonfinite must be stop or skip")

@@ -248,7 +248,7 @@ IMPOSSIBLE_OPTIONS = {
     "label smoothing 1": (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
     "tiny vocabulary": (["--vocab-size", "4"], "--vocab-size must be >= 8"),
     "unknown tokenizer": (["--tokenizer-type", "wordpiece"], "--tokenizer-type must be bpe or unigram"),
-    "unknown backend": (["--backend", "tpu"], "--backend must be numpy or cupy"),
+    "unknown backend": (["--backend", "tpu"], "--backend must be numpy, cupy or strict"),
     "on-nonfinite": (["--on-nonfinite", "ignore"], "--on-nonfinite must be stop or skip"),
     "negative seed": (["--seed", "-1"], "--seed must be >= 0"),
     "negative time budget": (["--time-budget", "-5"], "--time-budget must be positive"),

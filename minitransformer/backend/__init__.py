@@ -1,4 +1,4 @@
-"""Array backends: NumPy on the CPU, CuPy on a CUDA GPU.
+"""Array backends: NumPy on the CPU, CuPy on a CUDA GPU, and a strict one for tests.
 
 Every op gets its array namespace from the arrays it receives, in the spirit
 of Chainer's ``get_array_module``::
@@ -9,6 +9,11 @@ of Chainer's ``get_array_module``::
 so one code path serves both backends.  This module is the only place that
 imports ``numpy``/``cupy`` to decide *which* library to use; it also keeps the
 default float dtype and the seeded random generators.
+
+The third backend, ``strict`` (:mod:`.strict`), runs on NumPy but refuses,
+as CuPy does and more, every use of an array as a host array: tests on a
+CPU find the code that would break, or copy to the host, on a GPU.  Copies
+to the host that are meant go through :func:`to_host`.
 """
 from __future__ import annotations
 
@@ -17,7 +22,10 @@ import os
 
 import numpy
 
-BACKENDS = ("numpy", "cupy")
+from . import strict as _strict
+from .strict import StrictArray, StrictArrayError  # noqa: F401  (raised by strict arrays; caught by users)
+
+BACKENDS = ("numpy", "cupy", "strict")
 
 
 class BackendError(RuntimeError):
@@ -64,6 +72,8 @@ def array_module(name: str):
         return numpy
     if name == "cupy":
         return _import_cupy()
+    if name == "strict":
+        return _strict.xp
     raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
 
 
@@ -71,9 +81,12 @@ def get_array_module(*arrays):
     """Return ``numpy`` or ``cupy``: the library that owns the given arrays.
 
     Plain Python numbers and NumPy arrays give ``numpy``.  Only CuPy arrays
-    carry a ``__cuda_array_interface__``, so CuPy need not be imported to tell.
+    carry a ``__cuda_array_interface__``, so CuPy need not be imported to tell;
+    strict arrays give the strict namespace.
     """
     for a in arrays:
+        if type(a) is StrictArray:
+            return _strict.xp
         if hasattr(a, "__cuda_array_interface__"):
             import cupy  # noqa: PLC0415
 
@@ -82,8 +95,35 @@ def get_array_module(*arrays):
 
 
 def backend_of(array) -> str:
-    """The backend name ('numpy' or 'cupy') of one array."""
+    """The backend name ('numpy', 'cupy' or 'strict') of one array."""
+    if type(array) is StrictArray:
+        return "strict"
     return "cupy" if hasattr(array, "__cuda_array_interface__") else "numpy"
+
+
+def is_array(x) -> bool:
+    """True for an array of any backend (not for NumPy scalars or Python numbers)."""
+    return isinstance(x, numpy.ndarray) or type(x) is StrictArray or hasattr(x, "__cuda_array_interface__")
+
+
+def to_host(array) -> numpy.ndarray:
+    """The array as a host NumPy array: a copy off the device for CuPy and strict
+    arrays, the array itself for NumPy's.
+
+    Every copy to the host that the engine means to make (a loss to log, a
+    checkpoint to write, ``Tensor.numpy()``) goes through here, so that each
+    one is visible in the code; on a GPU each one also waits for the device.
+    """
+    if isinstance(array, numpy.ndarray):
+        return array
+    if isinstance(array, numpy.generic) or isinstance(array, (int, float, bool)):
+        return numpy.asarray(array)
+    return array.get()
+
+
+def to_device(array, like):
+    """A host array moved to the backend of the array ``like`` (an upload for CuPy)."""
+    return get_array_module(like).asarray(array)
 
 
 # --------------------------------------------------------------------------
