@@ -116,14 +116,9 @@ def to_host(array) -> numpy.ndarray:
     """
     if isinstance(array, numpy.ndarray):
         return array
-    if isinstance(array, numpy.generic) or isinstance(array, (int, float, bool)):
+    if isinstance(array, (numpy.generic, int, float)):   # bool is an int
         return numpy.asarray(array)
     return array.get()
-
-
-def to_device(array, like):
-    """A host array moved to the backend of the array ``like`` (an upload for CuPy)."""
-    return get_array_module(like).asarray(array)
 
 
 # --------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def cross_entropy(logits: Tensor, targets, ignore_index: int | None = None,
     if targets.size:
         t = targets.data
         valid = t if ignore_index is None else t[t != ignore_index]
-        # a bound check on the host: one copy of the smallest and largest id (on a GPU, a wait)
+        # a bound check on the host: the smallest and largest id are copied there (on a GPU, a wait)
         if valid.size and (int(to_host(valid.min())) < 0 or int(to_host(valid.max())) >= num_classes):
             bad = valid[(valid < 0) | (valid >= num_classes)].ravel()
             raise IndexError(
