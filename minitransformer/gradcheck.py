@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy
 
 from .autograd import Tensor, grad, no_grad
-from .backend import get_array_module
+from .backend import get_array_module, to_host
 
 
 class GradcheckError(AssertionError):
@@ -103,7 +103,7 @@ def _validate(inputs, check: str = "gradcheck"):
                 "in float32 carry rounding errors of about 1e-7/eps, far above the tolerance"
             )
         xp = get_array_module(x.data)
-        if not bool(xp.isfinite(x.data).all()):
+        if not bool(to_host(xp.isfinite(x.data).all())):
             raise ValueError(f"{check}: input {i} (shape {x.shape}) holds NaN or inf values")
     if not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
         raise ValueError(f"{check}: no input requires grad; nothing to check")
@@ -113,7 +113,8 @@ def _scalar_loss(fn, inputs, direction):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: the function must return a Tensor, got {type(out).__name__}")
-    return out, float((out.data * direction).sum())
+    # the numeric gradient is worked out on the host, one loss value at a time
+    return out, float(to_host((out.data * direction).sum()))
 
 
 def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -145,7 +146,7 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
     analytic = []
     for _, x in checked:
         g = x.grad.data if x.grad is not None else xp.zeros(x.data.shape, dtype=x.data.dtype)
-        analytic.append(numpy.asarray(g.get() if hasattr(g, "get") else g, dtype=numpy.float64))
+        analytic.append(_host(g))
     for (_, x), g in zip(checked, saved_grads):
         x.grad = g
 
@@ -156,7 +157,7 @@ def gradcheck_report(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: fl
             numeric = numpy.zeros(x.data.shape, dtype=numpy.float64)
             flat = x.data.reshape(-1)  # a view: writing to it perturbs x
             for j in range(flat.size):
-                original = flat[j].item()
+                original = to_host(flat[j]).item()
                 flat[j] = original + eps
                 _, plus = _scalar_loss(fn, inputs, direction)
                 flat[j] = original - eps
@@ -203,7 +204,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
 # ------------------------------------------------------------ second derivatives
 def _host(a) -> numpy.ndarray:
-    return numpy.asarray(a.get() if hasattr(a, "get") else a, dtype=numpy.float64)
+    return numpy.asarray(to_host(a), dtype=numpy.float64)
 
 
 def _first_gradients(fn, inputs, checked, direction, create_graph):
@@ -266,7 +267,7 @@ def gradgradcheck_report(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol:
 
     def m_value() -> float:
         gs = _first_gradients(fn, inputs, checked, Tensor(v), create_graph=False)
-        return sum(float((g.data * u).sum()) for g, u in zip(gs, us) if g is not None)
+        return sum(float(to_host((g.data * u).sum())) for g, u in zip(gs, us) if g is not None)
 
     # numeric: central differences of M, perturbing each element in place
     report = GradcheckReport(check="gradgradcheck", quantity="second derivative")
@@ -275,7 +276,7 @@ def gradgradcheck_report(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol:
         numeric = numpy.zeros(target.shape, dtype=numpy.float64)
         flat = target.reshape(-1)  # a view: writing to it perturbs the input
         for j in range(flat.size):
-            original = flat[j].item()
+            original = to_host(flat[j]).item()
             flat[j] = original + eps
             plus = m_value()
             flat[j] = original - eps

@@ -119,9 +119,9 @@ class _Encoder:
         if isinstance(obj, Tensor):
             node = {"__type__": "tensor", "requires_grad": obj.requires_grad,
                     "parameter": isinstance(obj, Parameter)}
-            return self._add(obj, _host(obj.data), node, where)
+            return self._add(obj, _backend.to_host(obj.data), node, where)
         if _is_array(obj):
-            return self._add(obj, _host(obj), {"__type__": "ndarray"}, where)
+            return self._add(obj, _backend.to_host(obj), {"__type__": "ndarray"}, where)
         if not isinstance(obj, (dict, list, tuple)):
             raise TypeError(
                 f"save: cannot store an object of type {type(obj).__name__} at {where}; "
@@ -146,11 +146,6 @@ class _Encoder:
             return {"__type__": kind, "items": items}
         finally:
             self._active.discard(id(obj))
-
-
-def _host(array):
-    """The NumPy array itself, or a host copy of a CuPy array (no copy on the CPU)."""
-    return array if isinstance(array, numpy.ndarray) else array.get()
 
 
 def save(obj, path) -> None:

@@ -63,7 +63,7 @@ def build_twin(config: TrainConfig, ours) -> TorchTransformer:
                             dropout=config.dropout)
     twin.to(getattr(torch, str(ours.src_embed.weight.dtype)))
     with torch.no_grad():
-        twin.pe.copy_(torch.from_numpy(numpy.asarray(ours.pos_encoding.pe.data)))
+        twin.pe.copy_(torch.from_numpy(ours.pos_encoding.pe.numpy()))
     return copy_from_ours(twin, ours)
 
 

@@ -45,6 +45,7 @@ import traceback
 
 import numpy
 
+from ..backend import get_array_module, to_host
 from .grad_mode import AnomalyError, flags
 from .tensor import Tensor
 
@@ -208,8 +209,8 @@ def _user_origin() -> str:
 
 
 def _check_finite(array, what, ctx) -> None:
-    xp = numpy if isinstance(array, numpy.ndarray) else __import__("cupy")
-    if array.dtype.kind == "f" and not bool(xp.isfinite(array).all()):
+    # anomaly mode checks every result on the host: slow on purpose, a debugging aid
+    if array.dtype.kind == "f" and not bool(to_host(get_array_module(array).isfinite(array).all())):
         shapes = ", ".join(str(tuple(t.shape)) for t in ctx.inputs if t is not None)
         raise AnomalyError(
             f"{what} contains NaN or inf (op {ctx.name}, input shapes [{shapes}], "

@@ -226,13 +226,23 @@ def get_rng(xp=None):
     return _rngs[name]
 
 
+# the backends whose generators run on the host, so that their state is a plain dict
+_HOST_GENERATORS = ("numpy", "strict")
+
+
 def get_rng_state() -> dict:
-    """A JSON-friendly snapshot of the NumPy generator (for exact resume)."""
-    return {"seed": _seed["value"], "numpy": get_rng(numpy).bit_generator.state}
+    """A JSON-friendly snapshot of the NumPy generator, and the strict backend's if
+    it is in use (for exact resume)."""
+    state = {"seed": _seed["value"], "numpy": get_rng(numpy).bit_generator.state}
+    if "strict" in _rngs:
+        state["strict"] = _rngs["strict"].bit_generator.state
+    return state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore a snapshot taken by get_rng_state."""
     _seed["value"] = state.get("seed")
     _rngs.clear()
-    get_rng(numpy).bit_generator.state = state["numpy"]
+    for name in _HOST_GENERATORS:
+        if name in state:
+            get_rng(array_module(name)).bit_generator.state = state[name]

@@ -31,7 +31,7 @@ import time
 import numpy
 
 from ..autograd import Tensor
-from ..backend import backend_of, get_array_module
+from ..backend import backend_of, get_array_module, to_host
 from .flatbuffer import FlatBuffer
 
 __all__ = ["GradientAllreducer", "HostStagedTransport", "LocalTransport", "MPITransport",
@@ -154,7 +154,7 @@ class GradientAllreducer:
                 p.grad = Tensor(summed.copy())
             else:
                 p.grad.data[...] = summed
-        return float(self.buffer.extra[0])
+        return float(to_host(self.buffer.extra[0]))   # the summed loss, one number
 
 
 def broadcast_parameters(world, parameters) -> int:
@@ -170,7 +170,7 @@ def broadcast_parameters(world, parameters) -> int:
     dtypes = sorted({str(p.data.dtype) for p in params})
     if len(dtypes) != 1:
         raise TypeError(f"broadcast_parameters: parameters of several dtypes {dtypes}; expected one")
-    buffer = FlatBuffer([p.shape for p in params], params[0].data.dtype)
+    buffer = FlatBuffer([p.shape for p in params], params[0].data.dtype, xp=get_array_module(params[0].data))
     buffer.pack([p.data.get() if backend_of(p.data) == "cupy" else p.data for p in params])
     world.broadcast_(buffer.data, root=0, what="parameter Bcast")
     for p, value in zip(params, buffer.views):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ..ops._util import constant
+from ..ops._util import constant, out_of_range
 from ..ops.indexing import IndexAdd, scatter_add_rows
 
 
@@ -17,11 +17,11 @@ class EmbeddingFunction(Function):
                 "convert them with .astype('int64')"
             )
         n = weight.shape[0]
-        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n):
-            bad = ids[(ids < 0) | (ids >= n)].ravel()
+        bad = out_of_range(ids, n)
+        if bad is not None:
             raise IndexError(
-                f"embedding: token id {int(bad[0])} is out of range for a table of {n} rows "
-                f"(valid ids are 0..{n - 1}; {bad.size} id(s) out of range in ids of shape {tuple(ids.shape)})"
+                f"embedding: token id {bad[0]} is out of range for a table of {n} rows "
+                f"(valid ids are 0..{n - 1}; {bad[1]} id(s) out of range in ids of shape {tuple(ids.shape)})"
             )
         ctx.save_for_backward(ids)
         ctx.num_rows, ctx.padding_idx = n, padding_idx

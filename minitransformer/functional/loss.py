@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module, to_host
-from ..ops._util import constant
+from ..ops._util import constant, out_of_range
 from ..parallel import for_each_row_block
 from .activation import log_softmax, softmax
 from .rowsums import row_sum
@@ -139,12 +139,11 @@ def cross_entropy(logits: Tensor, targets, ignore_index: int | None = None,
     if targets.size:
         t = targets.data
         valid = t if ignore_index is None else t[t != ignore_index]
-        # a bound check on the host: the smallest and largest id are copied there (on a GPU, a wait)
-        if valid.size and (int(to_host(valid.min())) < 0 or int(to_host(valid.max())) >= num_classes):
-            bad = valid[(valid < 0) | (valid >= num_classes)].ravel()
+        bad = out_of_range(valid, num_classes)
+        if bad is not None:
             raise IndexError(
-                f"cross_entropy: target id {int(to_host(bad[0]))} is out of range for logits with {num_classes} "
-                f"classes (valid ids are 0..{num_classes - 1}; {bad.size} target(s) out of range)"
+                f"cross_entropy: target id {bad[0]} is out of range for logits with {num_classes} "
+                f"classes (valid ids are 0..{num_classes - 1}; {bad[1]} target(s) out of range)"
             )
     return CrossEntropyFunction.apply(
         logits, targets, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction=reduction

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..backend.kernels import kernels_for
 from ..parallel import for_each_row_block
 from .rowsums import row_mean, row_mean_of_product
 
@@ -15,24 +16,19 @@ from .rowsums import row_mean, row_mean_of_product
 class LayerNormFunction(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, n_axes=1, eps=1e-5):
-        xp = get_array_module(x)
+        xp, kernels = get_array_module(x), kernels_for(x)
         x_hat, y = xp.empty_like(x), xp.empty_like(x)
         rstd = xp.empty(x.shape[:x.ndim - n_axes] + (1,) * n_axes, dtype=x.dtype)
 
         def block(rows):   # the rows are independent: blocks of them run on separate threads
             # each step writes into a buffer of the results: no temporary arrays
-            x_rows, x_hat_rows, out = x[rows], x_hat[rows], y[rows]
+            x_rows, x_hat_rows = x[rows], x_hat[rows]
             xp.subtract(x_rows, row_mean(x_rows, n_axes), out=x_hat_rows)     # x - mean
             var = row_mean_of_product(x_hat_rows, x_hat_rows, n_axes)
             # eps > 0 keeps rstd finite for a constant row (var = 0)
             rstd[rows] = 1 / xp.sqrt(var + eps)
-            x_hat_rows *= rstd[rows]
-            if weight is None:
-                out[...] = x_hat_rows
-            else:
-                xp.multiply(x_hat_rows, weight, out=out)
-            if bias is not None:
-                out += bias
+            # x_hat = (x - mean) * rstd, y = x_hat * weight + bias (one fused kernel on a GPU)
+            kernels.scale_shift(x_hat_rows, rstd[rows], weight, bias, out=y[rows])
 
         for_each_row_block(block, x, split=x.ndim > n_axes, passes=6)
         ctx.save_for_backward(x_hat, rstd, weight)

@@ -1,36 +1,30 @@
 """Sums and means over the last axes, as the fused kernels need them.
 
 A softmax divides by the sum of each row, a layer norm takes the mean of
-each row, and their backward passes sum a product over each row.
-``x.sum(axis=-1)`` would do, but NumPy adds pairwise in a short loop per
-row, and on the rows of these kernels (64 numbers for an attention
-softmax, 256 for a layer norm, 8000 for a cross-entropy) that costs three
-to five times the additions themselves. ``einsum`` adds each row in one
-vectorized loop instead, and sums a product without making the product
-array first::
+each row, and their backward passes sum a product over each row::
 
     row_sum(x)      == x.sum(axis=-1, keepdims=True)
     row_dot(a, b)   == (a * b).sum(axis=-1, keepdims=True)
 
-up to rounding (float32 rows of a few thousand numbers agree to about
-1e-6 relative). Each row's sum depends on that row only, so a block of
-rows gets the same numbers as the whole array.  ``row_mean`` and
-``row_mean_of_product`` are the means over the last ``n_axes`` axes (a
-layer norm may normalize over several).
+Each backend sums rows its fastest way (NumPy with ``einsum``, CuPy with
+its reduction kernel: see ``backend/kernels``); each row's sum depends on
+that row only, so a block of rows gets the same numbers as the whole
+array.  ``row_mean`` and ``row_mean_of_product`` are the means over the
+last ``n_axes`` axes (a layer norm may normalize over several).
 """
 from __future__ import annotations
 
-from ..backend import get_array_module
+from ..backend.kernels import kernels_for
 
 
 def row_sum(x):
     """Sum over the last axis, keeping it (size 1) for broadcasting."""
-    return get_array_module(x).einsum("...j->...", x)[..., None]
+    return kernels_for(x).row_sum(x)
 
 
 def row_dot(a, b):
     """Sum over the last axis of ``a * b``, keeping it (size 1)."""
-    return get_array_module(a).einsum("...j,...j->...", a, b)[..., None]
+    return kernels_for(a).row_dot(a, b)
 
 
 def _flat_rows(a, n_axes: int):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor
-from ..backend import get_array_module, get_rng
+from ..backend import get_array_module, get_rng, to_host
 
 __all__ = [
     "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
@@ -104,7 +104,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     values = rng.standard_normal(tensor.shape) * std + mean
     bad = (values < a) | (values > b)
     for _ in range(100):
-        if not bool(bad.any()):
+        if not bool(to_host(bad.any())):   # one number to the host per redraw
             break
         values = xp.where(bad, rng.standard_normal(tensor.shape) * std + mean, values)
         bad = (values < a) | (values > b)

@@ -213,8 +213,8 @@ class Module:
                 value = state[k]
                 value = value.data if isinstance(value, Tensor) else value
                 xp = _backend.get_array_module(t.data)
-                if _backend.backend_of(value) != t.backend:
-                    value = xp.asarray(value) if t.backend == "cupy" else value.get()
+                if _backend.backend_of(value) != t.backend:   # a checkpoint read on the host, say
+                    value = xp.asarray(_backend.to_host(value))
                 t.data[...] = xp.asarray(value, dtype=t.dtype)
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 

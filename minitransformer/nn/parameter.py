@@ -1,6 +1,8 @@
 """Parameter: a Tensor that a Module owns and an optimizer updates."""
 from __future__ import annotations
 
+import numpy
+
 from ..autograd import Tensor
 from ..autograd.tensor import _to_array
 from ..backend import backend_of
@@ -15,8 +17,10 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad: bool = True):
         source = data.data if isinstance(data, Tensor) else data
-        # an array stays on its own backend; lists and numbers go to the current one
-        backend = backend_of(source) if hasattr(source, "shape") else None
+        # a device array stays on its own backend; lists, numbers and host NumPy
+        # arrays go to the current one
+        on_device = hasattr(source, "shape") and type(source) is not numpy.ndarray
+        backend = backend_of(source) if on_device else None
         super().__init__(_to_array(data, None, backend), requires_grad=requires_grad)
 
     def __repr__(self) -> str:

@@ -8,8 +8,12 @@ so gradients of any order alternate between them.
 """
 from __future__ import annotations
 
+import numpy
+
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..backend.kernels import kernels_for
+from ._util import out_of_range
 
 
 def _is_basic(index) -> bool:
@@ -27,9 +31,21 @@ def _unwrap_index(index):
     return index
 
 
+def _index_on_backend_of(x, index):
+    """``index`` with its host NumPy arrays sent to ``x``'s backend (a mask or ids built
+    on the host index a device array as they do in CuPy and PyTorch: copied there)."""
+    xp = get_array_module(x)
+    if xp is numpy:
+        return index
+    if isinstance(index, tuple):
+        return tuple(_index_on_backend_of(x, i) for i in index)
+    return xp.asarray(index) if isinstance(index, numpy.ndarray) else index
+
+
 class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index):
+        index = _index_on_backend_of(x, index)
         ctx.x_shape, ctx.x_dtype, ctx.index = x.shape, x.dtype, index
         try:
             return x[index]
@@ -66,6 +82,7 @@ class IndexAdd(Function):
 
     @staticmethod
     def forward(ctx, values, index=None, shape=()):
+        index = _index_on_backend_of(values, index)
         ctx.index = index
         try:
             return _index_add(values, index, tuple(shape), values.dtype)
@@ -93,10 +110,10 @@ class Take(Function):
             raise TypeError(f"take: indices must be integers, got dtype {indices.dtype}")
         axis = axis % x.ndim
         n = x.shape[axis]
-        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
-            bad = indices[(indices < 0) | (indices >= n)]
+        bad = out_of_range(indices, n)
+        if bad is not None:
             raise IndexError(
-                f"take: index {int(bad.ravel()[0])} is out of range for axis {axis} of size {n} "
+                f"take: index {bad[0]} is out of range for axis {axis} of size {n} "
                 f"(shape {tuple(x.shape)}); valid indices are 0..{n - 1}, negative ones are not allowed"
             )
         ctx.save_for_backward(indices)
@@ -126,31 +143,6 @@ class Take(Function):
 
 
 def scatter_add_rows(ids, rows, num_rows: int):
-    """out[i] = sum of rows[j] over all j with ids[j] == i, shape (num_rows, D).
-
-    Sorting the ids groups equal ones together, so each group becomes one
-    contiguous run of rows.  A run of one row (an id used once: most ids of
-    a batch) is copied as it is; the longer runs are summed by
-    ``add.reduceat``.  Both are much faster than the element-by-element
-    ``add.at`` for an embedding's gradient, and ``reduceat``, whose cost
-    grows with the rows it reads, only sees the rows that need adding.
-    """
-    xp = get_array_module(rows)
-    out = xp.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
-    if ids.size == 0:
-        return out
-    if not hasattr(xp.add, "reduceat"):  # CuPy: its scatter-add is fast on the GPU
-        xp.add.at(out, ids, rows)
-        return out
-    order = xp.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    starts = xp.flatnonzero(xp.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
-    lengths = xp.diff(xp.append(starts, ids.size))
-    once = lengths == 1
-    out[sorted_ids[starts[once]]] = rows[order[starts[once]]]
-    repeated = ~once
-    if repeated.any():
-        in_repeated_run = xp.repeat(repeated, lengths)     # sorted position -> its run is repeated
-        run_starts = xp.concatenate(([0], xp.cumsum(lengths[repeated])[:-1]))
-        out[sorted_ids[starts[repeated]]] = xp.add.reduceat(rows[order[in_repeated_run]], run_starts, axis=0)
-    return out
+    """out[i] = sum of rows[j] over all j with ids[j] == i, shape (num_rows, D):
+    an embedding's gradient (repeated ids add up), by the kernel of the backend."""
+    return kernels_for(rows).scatter_add_rows(ids, rows, num_rows)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 
-import numpy
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..backend.kernels import kernels_for
 from ..parallel import for_each_row_block
 from ._util import constant
 
@@ -197,16 +197,8 @@ class GeluTanh(Function):
 
 
 def erf(x):
-    """The error function, elementwise, on either backend."""
-    xp = get_array_module(x)
-    try:
-        if xp is numpy:
-            from scipy.special import erf as _erf  # noqa: PLC0415
-        else:
-            from cupyx.scipy.special import erf as _erf  # noqa: PLC0415
-        return _erf(x)
-    except ImportError:  # NumPy has no erf: fall back to math.erf, elementwise
-        return numpy.vectorize(math.erf, otypes=[x.dtype])(x)
+    """The error function, elementwise, by the kernel of x's backend (NumPy has none of its own)."""
+    return kernels_for(x).erf(x)
 
 
 class GeluErf(Function):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module
+from ..backend.kernels import kernels_for
 from .optimizer import Optimizer
 
 
@@ -60,28 +61,16 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(param)
             state["exp_avg_sq"] = xp.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:   # also when switched on after a resume
+            state["max_exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
         t = state["step"]
         if wd != 0:
             grad = self._decay(param, grad, lr, wd)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1.0 - beta1) * grad                  # m_t = b1 m + (1 - b1) g
-        v *= beta2
-        v += (1.0 - beta2) * (grad * grad)         # v_t = b2 v + (1 - b2) g^2
-        if group["amsgrad"]:
-            vmax = state.setdefault("max_exp_avg_sq", xp.zeros_like(param))
-            xp.maximum(vmax, v, out=vmax)
-            v = vmax
         # eta * m_hat / (sqrt(v_hat) + eps) written as PyTorch does:
-        # (eta / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
-        bias_correction1 = 1.0 - beta1 ** t
-        bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** t)
-        denom = xp.sqrt(v)
-        denom /= bias_correction2_sqrt
-        denom += eps
-        xp.divide(m, denom, out=denom)            # reuse the buffer: it now holds the direction
-        denom *= lr / bias_correction1
-        param -= denom
+        # (eta / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), in place (one fused kernel on a GPU)
+        kernels_for(param).adam_update(
+            param, grad, state["exp_avg"], state["exp_avg_sq"], beta1, beta2,
+            step_size=lr / (1.0 - beta1 ** t), bias_correction2_sqrt=math.sqrt(1.0 - beta2 ** t), eps=eps,
+            max_exp_avg_sq=state["max_exp_avg_sq"] if group["amsgrad"] else None,
+        )

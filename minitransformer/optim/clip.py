@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor
-from ..backend import get_array_module
+from ..backend import get_array_module, to_host
 
 
 def _grads(parameters, fn: str) -> list:
@@ -69,7 +69,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
         norms = [xp.linalg.norm(g.ravel(), ord=norm_type) for g in grads]
     if not norms:
         return 0.0
-    total = float(xp.linalg.norm(xp.stack(norms), ord=norm_type))
+    total = float(to_host(xp.linalg.norm(xp.stack(norms), ord=norm_type)))
     if error_if_nonfinite and not math.isfinite(total):
         raise FloatingPointError(
             f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {total}; "

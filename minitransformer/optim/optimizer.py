@@ -24,7 +24,7 @@ import math
 from numbers import Real
 
 from ..autograd import Tensor, enable_grad
-from ..backend import backend_of, get_array_module
+from ..backend import backend_of, get_array_module, to_host
 from ..parallel import run_parallel, shares_by_size
 
 # hyper-parameters that make sense only when >= 0, wherever a rule uses them
@@ -237,7 +237,8 @@ class Optimizer:
 def _to_plain(value):
     """A state entry as plain data: arrays become NumPy copies."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return value.get() if backend_of(value) == "cupy" else value.copy()
+        host = to_host(value)   # a copy off the device, or the NumPy array itself
+        return host.copy() if host is value else host
     return value
 
 
@@ -251,6 +252,6 @@ def _from_plain(value, p: Tensor, key: str, name: str):
                              f"but its parameter has shape {p.shape}")
         xp = get_array_module(p.data)
         if backend_of(value) != p.backend:
-            value = xp.asarray(value) if p.backend == "cupy" else value.get()
+            value = xp.asarray(to_host(value))
         return xp.array(value, dtype=p.dtype, copy=True)
     return value

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import Tensor
-from ..backend import array_module
+from ..backend import array_module, get_backend
 from ..functional import cross_entropy
 from ..optim import clip_grad_norm_
 
@@ -27,13 +27,14 @@ def batch_tensors(batch, backend: str):
 
 
 def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothing: float = 0.0,
-                         backend: str = "numpy", num_tokens: int | None = None) -> float:
+                         backend: str | None = None, num_tokens: int | None = None) -> float:
     """Run forward and backward on each micro-batch; return the summed token loss.
 
     Each micro-batch's loss is normalised by ``num_tokens`` (default: the
     non-pad target tokens of all micro-batches together), so the gradients
     left in ``.grad`` are those of the per-token mean loss of their union.
     """
+    backend = backend or get_backend()
     total_tokens = num_tokens if num_tokens is not None else sum(b.num_tgt_tokens for b in micro_batches)
     if total_tokens <= 0:
         raise ValueError("accumulate_gradients: the batch holds no target tokens")
@@ -52,7 +53,7 @@ def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothi
 
 
 def train_step(model, optimizer, scheduler, micro_batches, *, pad_id=0, label_smoothing=0.0,
-               clip_norm=None, backend="numpy", num_tokens=None, on_nonfinite="stop",
+               clip_norm=None, backend=None, num_tokens=None, on_nonfinite="stop",
                gradient_hook=None) -> dict:
     """One optimizer update from K micro-batches; returns the step's numbers.
 

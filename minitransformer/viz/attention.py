@@ -14,6 +14,7 @@ import os
 import numpy
 
 from ..autograd import Tensor, no_grad
+from ..backend import get_array_module
 from ..decoding import greedy_decode, pad_batch
 from ..nn.attention import MultiHeadAttention
 from ._pyplot import pyplot
@@ -39,7 +40,7 @@ def attention_maps(model, tokenizers, sentence: str, run_dir: str, layer: int = 
     src_tok, tgt_tok = tokenizers
     was_training = model.training
     model.eval()
-    xp = numpy if model.src_embed.weight.backend == "numpy" else __import__("cupy")
+    xp = get_array_module(model.src_embed.weight.data)
     src_ids = src_tok.encode(sentence, add_eos=True)
     src = pad_batch([src_ids], xp=xp)
     hyp = greedy_decode(model, src, max_len=64)[0]

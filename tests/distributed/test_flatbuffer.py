@@ -61,8 +61,8 @@ class _SumOfRanks:
         self.others = others  # the flat buffers of ranks 1..N-1
 
     def allreduce_(self, array, what=""):
-        for other in self.others:
-            array += other
+        for other in self.others:   # the other ranks' buffers, built on the host
+            array += mt.backend.get_array_module(array).asarray(other)
         return array
 
 
@@ -90,7 +90,7 @@ def test_allreducer_sums_gradients_and_loss_over_ranks():
     np.testing.assert_allclose(params[2].grad.numpy(), g0[2] + g1[2], rtol=1e-6)
     assert hook.calls == 1 and hook.seconds >= 0
     # the gradient arrays are the parameters' own, not views of the reused buffer
-    assert not np.shares_memory(params[0].grad.data, hook.buffer.data)
+    assert not mt.backend.get_array_module(hook.buffer.data).shares_memory(params[0].grad.data, hook.buffer.data)
     with pytest.raises(ValueError, match="built for 3"):
         hook(params[:2], 0.0)
 
@@ -117,7 +117,7 @@ class _FakeWorld:
 
     def broadcast_(self, array, root=0, what=""):
         self.calls.append((root, what))
-        array[...] = self.root_buffer
+        array[...] = mt.backend.get_array_module(array).asarray(self.root_buffer)
         return array
 
 

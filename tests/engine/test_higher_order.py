@@ -186,7 +186,7 @@ def test_the_default_pass_still_carries_arrays():
             return grad
 
     Spy.apply(leaf([1.0, 2.0])).sum().backward()
-    assert seen == [np.ndarray]
+    assert seen == [type(leaf([1.0]).data)]   # numpy.ndarray, or the backend's array type
 
 
 def test_gradient_penalty_gradient_matches_finite_differences():

@@ -89,7 +89,7 @@ def _second_derivatives_ours(sample, v, us):
     xs = sample.tensors()
     v = mt.tensor(v, dtype="float64", requires_grad=True)
     grads = mt.grad(sample.call(*xs), xs, grad_outputs=v, create_graph=True, allow_unused=True)
-    m = sum(((g * u).sum() for g, u in zip(grads, us) if g is not None), mt.tensor(0.0, dtype="float64"))
+    m = sum(((g * mt.tensor(u, dtype="float64")).sum() for g, u in zip(grads, us) if g is not None), mt.tensor(0.0, dtype="float64"))
     if not m.requires_grad:
         return [np.zeros(t.shape) for t in (*xs, v)]
     seconds = mt.grad(m, [*xs, v], allow_unused=True)

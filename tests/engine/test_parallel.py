@@ -72,7 +72,7 @@ def forward_backward(fn, *arrays, seed=0):
     out = fn(*inputs)
     r = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
     (out * mt.tensor(r)).sum().backward()
-    return (out.data, *[(t.grad.data if t.grad is not None else None) for t in inputs])
+    return (out.numpy(), *[(t.grad.numpy() if t.grad is not None else None) for t in inputs])
 
 
 # ------------------------------------------------------------------ the helpers
@@ -420,7 +420,7 @@ def test_optimizer_steps_are_identical_when_shared_over_threads(threads, make):
             opt.zero_grad()
             (model(x).relu() ** 2).mean().backward()
             opt.step()
-        return tuple(p.data.copy() for p in model.parameters())
+        return tuple(p.numpy().copy() for p in model.parameters())
 
     one, three = run_both(threads, train)
     assert_identical(one, three)
@@ -438,7 +438,7 @@ def test_a_transformer_training_step_is_identical_on_one_or_three_threads(thread
         loss = F.cross_entropy(logits, tgt[:, 1:], ignore_index=0, label_smoothing=0.1)
         loss.backward()
         opt.step()
-        return (loss.data,) + tuple(p.data.copy() for p in model.parameters())
+        return (loss.numpy(),) + tuple(p.numpy().copy() for p in model.parameters())
 
     one, three = run_both(threads, step)
     assert_identical(one, three)

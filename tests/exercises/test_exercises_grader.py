@@ -96,8 +96,8 @@ WRONG = {
         LayerNormFunction, "gb = grad.sum(axis=batch_axes)", "gb = grad")),
     "layer norm forgets the weight in g_hat": (9, "LayerNormFunction", lambda: edited(
         LayerNormFunction, "g_hat = g if weight is None else g * weight", "g_hat = g")),
-    "embedding table sized by the largest id": (10, "EmbeddingFunction", lambda: edited(
-        EmbeddingFunction, "ctx.num_rows)", "int(ids.max()) + 1)")),
+    "embedding table one row short": (10, "EmbeddingFunction", lambda: edited(
+        EmbeddingFunction, "ctx.num_rows)", "ctx.num_rows - 1)")),
     "attention dK without the transpose": (11, "AttentionFunction", lambda: edited(
         AttentionFunction, "(ds.swapaxes(-1, -2) @ q)", "(ds @ q)")),
     "attention softmax backward without the row sum": (11, "AttentionFunction", lambda: edited(
@@ -329,7 +329,7 @@ def test_a_transposed_gradient_and_a_wrong_table_size_are_named(tmp_path):
     assert ("MatMul.backward returned a gradient of shape (3, 2) for A, which has shape (2, 3): its last two "
             "axes are swapped, so an operand is not transposed or the factors are in the wrong order "
             "(dL/dA = dL/dC B^T") in result.message
-    number, cls, code = WRONG["embedding table sized by the largest id"]
+    number, cls, code = WRONG["embedding table one row short"]
     result = failure(tmp_path / "emb", number, cls, code())
     assert ("EmbeddingFunction.backward returned a gradient of shape (5, 3) for W, which has shape (6, 3): "
             "the table W has 6 rows, so dL/dW needs 6 rows too") in result.message

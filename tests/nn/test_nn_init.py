@@ -16,37 +16,37 @@ def _param(*shape):
 def test_uniform_and_normal_moments_and_dtype():
     p = init.uniform_(_param(200, 300), -2.0, 3.0)
     assert p.dtype == np.float32
-    assert p.data.min() >= -2.0 and p.data.max() < 3.0
-    assert abs(p.data.mean() - 0.5) < 0.02
+    assert p.numpy().min() >= -2.0 and p.numpy().max() < 3.0
+    assert abs(p.numpy().mean() - 0.5) < 0.02
     q = init.normal_(_param(200, 300), mean=1.0, std=0.5)
-    assert abs(q.data.mean() - 1.0) < 0.01 and abs(q.data.std() - 0.5) < 0.01
+    assert abs(q.numpy().mean() - 1.0) < 0.01 and abs(q.numpy().std() - 0.5) < 0.01
 
 
 def test_xavier_uniform_bound_and_std():
     p = init.xavier_uniform_(_param(300, 100))       # fan_in 100, fan_out 300
     bound = math.sqrt(6.0 / 400)
-    assert np.abs(p.data).max() <= bound
-    assert np.abs(p.data).max() > 0.98 * bound
-    assert abs(p.data.std() - bound / math.sqrt(3)) < 0.02 * bound
+    assert np.abs(p.numpy()).max() <= bound
+    assert np.abs(p.numpy()).max() > 0.98 * bound
+    assert abs(p.numpy().std() - bound / math.sqrt(3)) < 0.02 * bound
     q = init.xavier_normal_(_param(300, 100), gain=2.0)
-    assert abs(q.data.std() - 2.0 * math.sqrt(2.0 / 400)) < 0.01
+    assert abs(q.numpy().std() - 2.0 * math.sqrt(2.0 / 400)) < 0.01
 
 
 def test_kaiming_uniform_with_a_sqrt5_is_one_over_sqrt_fan_in():
     p = init.kaiming_uniform_(_param(64, 400), a=math.sqrt(5))
-    assert np.abs(p.data).max() <= 1 / 20 and np.abs(p.data).max() > 0.98 / 20
+    assert np.abs(p.numpy()).max() <= 1 / 20 and np.abs(p.numpy()).max() > 0.98 / 20
     q = init.kaiming_normal_(_param(400, 200), nonlinearity="relu")
-    assert abs(q.data.std() - math.sqrt(2 / 200)) < 0.003
+    assert abs(q.numpy().std() - math.sqrt(2 / 200)) < 0.003
     r = init.kaiming_normal_(_param(400, 200), mode="fan_out", nonlinearity="relu")
-    assert abs(r.data.std() - math.sqrt(2 / 400)) < 0.003
+    assert abs(r.numpy().std() - math.sqrt(2 / 400)) < 0.003
 
 
 def test_constants_and_trunc_normal():
-    assert (init.zeros_(_param(3)).data == 0).all()
-    assert (init.ones_(_param(3)).data == 1).all()
-    assert (init.constant_(_param(2, 2), 0.25).data == 0.25).all()
+    assert (init.zeros_(_param(3)).numpy() == 0).all()
+    assert (init.ones_(_param(3)).numpy() == 1).all()
+    assert (init.constant_(_param(2, 2), 0.25).numpy() == 0.25).all()
     t = init.trunc_normal_(_param(1000), std=1.0, a=-1.0, b=1.0)
-    assert t.data.min() >= -1.0 and t.data.max() <= 1.0 and t.data.std() > 0.4
+    assert t.numpy().min() >= -1.0 and t.numpy().max() <= 1.0 and t.numpy().std() > 0.4
 
 
 def test_seeded_and_reproducible():
@@ -72,25 +72,25 @@ def test_errors():
 
 def test_linear_default_init_matches_pytorch_bounds():
     lin = nn.Linear(100, 50)
-    assert np.abs(lin.weight.data).max() <= 0.1 and np.abs(lin.weight.data).max() > 0.09
-    assert np.abs(lin.bias.data).max() <= 0.1
+    assert np.abs(lin.weight.numpy()).max() <= 0.1 and np.abs(lin.weight.numpy()).max() > 0.09
+    assert np.abs(lin.bias.numpy()).max() <= 0.1
 
 
 def test_embedding_init_is_standard_normal_with_zero_padding_row():
     emb = nn.Embedding(500, 64, padding_idx=3)
-    assert (emb.weight.data[3] == 0).all()
-    assert abs(emb.weight.data.std() - 1.0) < 0.02
+    assert (emb.weight.numpy()[3] == 0).all()
+    assert abs(emb.weight.numpy().std() - 1.0) < 0.02
 
 
 def test_transformer_xavier_reinit_covers_matrices_only():
     model = nn.Transformer(50, 60, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32)
-    emb = model.src_embed.weight.data
+    emb = model.src_embed.weight.numpy()
     bound = math.sqrt(6.0 / (50 + 16))
     assert np.abs(emb).max() <= bound                      # Xavier, not N(0, 1)
     assert (emb[0] == 0).all()                             # padding row zeroed again
-    w = model.encoder.layers[0].ff.linear1.weight.data     # (32, 16)
+    w = model.encoder.layers[0].ff.linear1.weight.numpy()     # (32, 16)
     assert np.abs(w).max() <= math.sqrt(6.0 / 48)
-    assert (model.encoder.layers[0].norm1.weight.data == 1).all()
+    assert (model.encoder.layers[0].norm1.weight.numpy() == 1).all()
 
 
 def test_module_apply_reinitializes_every_linear():
@@ -104,4 +104,4 @@ def test_module_apply_reinitializes_every_linear():
 
     assert model.apply(zero_linear) is model
     assert seen == ["Linear", "Dropout", "Linear", "Sequential"]
-    assert all((m.weight.data == 0).all() for m in model if isinstance(m, nn.Linear))
+    assert all((m.weight.numpy() == 0).all() for m in model if isinstance(m, nn.Linear))

@@ -26,6 +26,7 @@ import math
 import numpy as np
 import pytest
 
+from minitransformer.backend import current_xp
 from minitransformer.training import TrainConfig, Trainer
 
 torch = pytest.importorskip("torch")
@@ -96,13 +97,13 @@ def test_updates_match_pytorch_in_float32(tmp_path):
 class SharedUniforms:
     """A fake random generator: ``random(shape)`` reads the next numbers of a seeded stream."""
 
-    def __init__(self, seed):
-        self.stream = np.random.default_rng(seed)
+    def __init__(self, seed, xp=np):
+        self.stream, self.xp = np.random.default_rng(seed), xp
         self.shapes = []
 
     def random(self, shape, dtype=np.float64):
         self.shapes.append(tuple(shape))
-        return self.stream.random(shape).astype(dtype)
+        return self.xp.asarray(self.stream.random(shape).astype(dtype))   # on the engine's backend
 
 
 def torch_dropout_from(uniforms):
@@ -131,7 +132,7 @@ def torch_attention_with(dropout):
 def test_dropout_sits_where_pytorch_puts_it(tmp_path, monkeypatch):
     our_dropout = importlib.import_module("minitransformer.functional.dropout")  # the module, not the function
 
-    ours_draws, torch_draws = SharedUniforms(11), SharedUniforms(11)
+    ours_draws, torch_draws = SharedUniforms(11, current_xp()), SharedUniforms(11)
     monkeypatch.setattr(our_dropout, "get_rng", lambda xp: ours_draws)
     dropout = torch_dropout_from(torch_draws)
     monkeypatch.setattr(F, "dropout", dropout)
