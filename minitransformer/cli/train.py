@@ -60,7 +60,7 @@ FLAGS = [
     ("--eval-sentences", "eval_sentences", int, "validation sentences translated for BLEU"),
     ("--beam", "beam", int, "beam size for evaluation (1: greedy)"),
     ("--decode-max-len", "decode_max_len", int, "longest translation (in tokens) at evaluation"),
-    ("--backend", "backend", str, "numpy or cupy"),
+    ("--backend", "backend", str, "numpy, cupy, or strict (NumPy arrays that act as CuPy's, for tests)"),
     ("--dtype", "dtype", str, "float32 (default) or float64 (slower; for exact comparisons)"),
     ("--seed", "seed", int, "random seed"),
     ("--out", "out", str, "run directory (checkpoints, tokenizer, metrics, plots)"),

@@ -68,3 +68,28 @@ def test_a_training_step_on_strict_arrays_matches_numpy():
 
     for got, want in zip(step("strict"), step("numpy")):
         np.testing.assert_array_equal(got, want)
+
+
+def test_host_data_goes_where_the_session_computes():
+    """Parameters built from host NumPy arrays, and host masks or ids used as an index,
+    land on the current backend (as a list would); a Tensor wraps its array as it is."""
+    host = np.arange(6.0).reshape(2, 3)
+    with mt.use_backend("strict"):
+        p = mt.nn.Parameter(host)
+        assert p.backend == "strict"
+        assert mt.Tensor(host).backend == "numpy"          # the low-level wrapper copies nothing
+        picked = p[host[:, 0] > 0]                          # a host boolean mask
+        picked.sum().backward()
+        np.testing.assert_array_equal(picked.numpy(), host[1:])
+        np.testing.assert_array_equal(p.grad.numpy(), [[0, 0, 0], [1, 1, 1]])
+        table = mt.nn.Parameter(host)
+        rows = mt.functional.embedding(mt.tensor(np.array([1, 1, 0])), table)
+        rows.sum().backward()
+        np.testing.assert_array_equal(table.grad.numpy(), [[1, 1, 1], [2, 2, 2]])   # repeated ids add up
+
+
+def test_an_out_of_range_id_is_an_index_error_on_strict_arrays_too():
+    with mt.use_backend("strict"):
+        table = mt.nn.Parameter(np.zeros((4, 2)))
+        with pytest.raises(IndexError, match="token id 7 is out of range for a table of 4 rows"):
+            mt.functional.embedding(mt.tensor(np.array([0, 7])), table)
