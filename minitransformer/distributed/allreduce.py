@@ -31,7 +31,7 @@ import time
 import numpy
 
 from ..autograd import Tensor
-from ..backend import backend_of, get_array_module, to_host
+from ..backend import get_array_module, to_host
 from .flatbuffer import FlatBuffer
 
 __all__ = ["GradientAllreducer", "HostStagedTransport", "LocalTransport", "MPITransport",
@@ -170,8 +170,10 @@ def broadcast_parameters(world, parameters) -> int:
     dtypes = sorted({str(p.data.dtype) for p in params})
     if len(dtypes) != 1:
         raise TypeError(f"broadcast_parameters: parameters of several dtypes {dtypes}; expected one")
-    buffer = FlatBuffer([p.shape for p in params], params[0].data.dtype, xp=get_array_module(params[0].data))
-    buffer.pack([p.data.get() if backend_of(p.data) == "cupy" else p.data for p in params])
+    # plain MPI reads host memory (a CUDA-aware MPI is not assumed), so the buffer is a
+    # host one: one copy off the device before the Bcast, one back after it
+    buffer = FlatBuffer([p.shape for p in params], params[0].data.dtype)
+    buffer.pack([to_host(p.data) for p in params])
     world.broadcast_(buffer.data, root=0, what="parameter Bcast")
     for p, value in zip(params, buffer.views):
         p.data[...] = get_array_module(p.data).asarray(value)
