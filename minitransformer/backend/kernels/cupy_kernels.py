@@ -37,8 +37,6 @@ _adam_update = cupy.ElementwiseKernel(
 
 
 class CupyKernels(Kernels):
-    name = "cupy"
-
     def erf(self, x):
         return _cupy_erf(x)
 

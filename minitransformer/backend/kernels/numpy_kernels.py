@@ -1,4 +1,4 @@
-"""NumPy's kernels: row sums with ``einsum``, erf from SciPy (or ``math.erf``).
+"""NumPy's kernels: row sums with ``einsum``, erf from SciPy where it is installed.
 
 ``x.sum(axis=-1)`` adds each row pairwise in a short loop, and on the rows
 of the fused kernels (64 numbers for an attention softmax, 256 for a layer
@@ -24,8 +24,6 @@ on NumPy, ufuncs writing into ``out=`` buffers are already the fastest form.
 """
 from __future__ import annotations
 
-import math
-
 import numpy
 
 from .portable import Kernels
@@ -40,8 +38,6 @@ def _scipy_erf():
 
 
 class NumpyKernels(Kernels):
-    name = "numpy"
-
     def __init__(self):
         self._erf = _scipy_erf()
 
@@ -52,10 +48,7 @@ class NumpyKernels(Kernels):
         return numpy.einsum("...j,...j->...", a, b)[..., None]
 
     def erf(self, x):
-        if self._erf is not None:
-            return self._erf(x)
-        # NumPy has no erf: math.erf, element by element (slow, but exact to the last bit)
-        return numpy.vectorize(math.erf, otypes=[x.dtype])(x)
+        return self._erf(x) if self._erf is not None else super().erf(x)
 
     def scatter_add_rows(self, ids, rows, num_rows: int):
         out = numpy.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)

@@ -1,17 +1,21 @@
 """The portable kernels: each routine as its formula in plain ``xp`` calls.
 
-These run on any backend (the strict one uses them as they are), and they
-are the reference the faster versions of NumPy and CuPy are tested against.
+These run on any backend: the strict backend uses them as they are (so a
+CPU test runs the formulas CuPy falls back on, through arrays that refuse
+host use), and they are the reference the faster versions of NumPy and
+CuPy are tested against.
 """
 from __future__ import annotations
 
-from .. import get_array_module
+import math
+
+import numpy
+
+from .. import get_array_module, to_host
 
 
 class Kernels:
     """Backend-specific routines; a backend subclasses this and overrides what it does faster."""
-
-    name = "portable"
 
     # ---------------------------------------------------------- row sums
     def row_sum(self, x):
@@ -32,8 +36,13 @@ class Kernels:
 
     # ---------------------------------------------------------- special functions
     def erf(self, x):
-        """The error function, elementwise."""
-        raise NotImplementedError(f"erf: no kernel on the {self.name} backend")
+        """The error function, elementwise: ``math.erf`` on a host copy, sent back.
+
+        Neither NumPy nor the array API has an erf, so the portable form is the
+        one exact to the last bit, and slow; SciPy's and CuPy's override it."""
+        host = to_host(x)
+        values = numpy.vectorize(math.erf, otypes=[host.dtype])(host)
+        return get_array_module(x).asarray(values)
 
     # ---------------------------------------------------------- layer norm
     def scale_shift(self, x_hat, rstd, weight, bias, out):
