@@ -9,7 +9,7 @@ def add_parser(subparsers):
     p.add_argument("--run", required=True, help="run directory written by 'minitransformer train'")
     p.add_argument("--src", required=True, help="source sentences, one per line (plain or .gz)")
     p.add_argument("--ref", required=True, help="reference translations, one per line")
-    p.add_argument("--beam", type=int, default=4, help="beam size (1: greedy)")
+    p.add_argument("--beam", type=int, default=4, help="beam size (default 4; 1: greedy)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-len", type=int, default=128)
     p.add_argument("--checkpoint", default="best.ckpt")

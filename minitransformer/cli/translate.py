@@ -14,7 +14,7 @@ def add_parser(subparsers):
     p.add_argument("sentences", nargs="*", help="sentences to translate")
     p.add_argument("--run", required=True, help="run directory written by 'minitransformer train'")
     p.add_argument("--input", help="file of sentences, one per line ('-' for stdin)")
-    p.add_argument("--beam", type=int, default=4, help="beam size (1: greedy)")
+    p.add_argument("--beam", type=int, default=4, help="beam size (default 4; 1: greedy)")
     p.add_argument("--batch-size", type=int, default=32, help="sentences decoded together")
     p.add_argument("--max-len", type=int, default=128, help="longest translation in tokens")
     p.add_argument("--checkpoint", default="best.ckpt", help="best.ckpt (default) or last.ckpt")
