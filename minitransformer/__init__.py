@@ -22,7 +22,7 @@ import os as _os
 
 # OpenBLAS (NumPy's BLAS) keeps its idle threads busy-waiting for about 0.1 s
 # after every matrix product; on a small machine they then hold the cores
-# that element-wise work needs (minitransformer.parallel spreads it over
+# that element-wise work needs (the backend's fast kernels spread it over
 # threads).  4 is the shortest wait OpenBLAS accepts.  It takes effect only
 # if NumPy is first imported after this line; an explicit setting wins.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
@@ -37,6 +37,7 @@ from .backend import (
     BackendError, cupy_available, get_array_module, get_backend, get_default_dtype, manual_seed,
     set_default_dtype, use_backend,
 )
+from .backend.threads import get_num_threads, set_num_threads
 from .ops import *  # noqa: F401,F403  (also attaches Tensor's operators)
 from .ops import __all__ as _ops_all
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -46,7 +47,7 @@ from .profiler import Profiler, profile
 __all__ = [
     "AnomalyError", "BackendError", "CheckpointError", "Profiler", "load", "profile", "save", "Context", "Function", "GradcheckError", "GraphError",
     "Tensor", "arange", "cupy_available", "detect_anomaly", "enable_grad", "full",
-    "get_array_module", "get_backend", "get_default_dtype", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
+    "get_array_module", "get_backend", "get_default_dtype", "get_num_threads", "set_num_threads", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
     "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "tensor",
     "use_backend", "zeros", "zeros_like", *_ops_all,
 ]
@@ -58,7 +59,7 @@ __all__ = [
 # ``minitransformer.gradcheck``.)
 _LAZY_SUBMODULES = (
     "autograd", "backend", "cli", "data", "decoding", "distributed", "exercises", "functional",
-    "inference", "memory", "nn", "ops", "opspecs", "optim", "parallel", "profiler",
+    "inference", "memory", "nn", "ops", "opspecs", "optim", "profiler",
     "serialization", "testing", "training", "viz",
 )
 

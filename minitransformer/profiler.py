@@ -12,7 +12,7 @@
 Inside the block every op's ``forward`` and ``backward`` is timed (the
 engine calls ``record(name, phase, seconds)`` on the object in
 ``autograd.grad_mode.flags.profiler``) and the times are added up per op
-kind (the Function's class name: ``LinearFunction``, ``MatMul``, ...).
+kind (the Function's class name: ``Linear``, ``MatMul``, ...).
 
 What the numbers mean
 ---------------------

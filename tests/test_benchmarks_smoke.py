@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from minitransformer.functional.linear import LinearFunction
-from minitransformer.ops.matmul import MatMul
+from minitransformer.functional.linear import Linear
+from minitransformer.ops.matrix_product import MatMul
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "benchmarks")
@@ -78,7 +78,7 @@ def test_profile_step_smoke():
     out = run("profile_step.py", "--config", "smoke", "--steps", "1", "--warmup", "1", "--limit", "5")
     for column in ("forward ms", "backward ms", "calls", "% of ops", "plain step (no profiler)"):
         assert column in out
-    assert "LinearFunction" in out and "section 'backward'" in out
+    assert "Linear" in out and "section 'backward'" in out
 
 
 def test_gpu_script_skips_or_runs():
@@ -101,7 +101,7 @@ def test_flop_formula_counts_every_matmul(monkeypatch):
             return original(ctx, *args, **kwargs)
         monkeypatch.setattr(cls, "forward", staticmethod(forward))
 
-    counting(LinearFunction, lambda x, w, b=None: 2 * x.size * w.shape[0])
+    counting(Linear, lambda x, w, b=None: 2 * x.size * w.shape[0])
     counting(MatMul,
              lambda a, b: 2 * np.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), dtype=int)
              * a.shape[-2] * a.shape[-1] * b.shape[-1])

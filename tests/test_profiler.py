@@ -32,10 +32,10 @@ def test_records_the_ops_of_a_training_step():
         tiny_step(prof)
     rows = {r["op"]: r for r in prof.rows()}
     # one encoder + one decoder layer: 4 attention blocks x 4 projections, 2 FFNs x 2 linears, tied output
-    assert rows["LinearFunction"]["forward_calls"] == 3 * 4 + 2 * 2 + 1
-    assert rows["LinearFunction"]["backward_calls"] == rows["LinearFunction"]["forward_calls"]
-    assert rows["LinearFunction"]["forward_s"] > 0 and rows["LinearFunction"]["backward_s"] > 0
-    assert "CrossEntropyFunction" in rows
+    assert rows["Linear"]["forward_calls"] == 3 * 4 + 2 * 2 + 1
+    assert rows["Linear"]["backward_calls"] == rows["Linear"]["forward_calls"]
+    assert rows["Linear"]["forward_s"] > 0 and rows["Linear"]["backward_s"] > 0
+    assert "CrossEntropy" in rows
     t = prof.totals()
     assert t["forward_s"] > 0 and t["backward_s"] > 0
     assert t["total_s"] == pytest.approx(sum(r["total_s"] for r in rows.values()))
@@ -52,7 +52,7 @@ def test_table_is_sorted_and_lists_the_ops():
     header = text.splitlines()[0]
     for column in ("op", "forward ms", "backward ms", "calls", "% of ops"):
         assert column in header
-    assert "LinearFunction" in text and "all ops" in text and "section 'optimizer'" in text
+    assert "Linear" in text and "all ops" in text and "section 'optimizer'" in text
     totals = [r["total_s"] for r in prof.rows()]
     assert totals == sorted(totals, reverse=True)
     first_op = text.splitlines()[2].split()[0]

@@ -15,7 +15,7 @@ the context remembers the op's input tensors.  ``backward`` therefore
 Gradients travel as raw backend arrays; only ``.grad`` and hooks see Tensors.
 
 Higher-order gradients (``create_graph=True``).  The same walk can carry the
-gradients as Tensors instead, calling each op's ``backward_graph`` under
+gradients as Tensors instead, calling each op's ``backward`` on Tensors under
 ``enable_grad``: every multiplication and sum of the backward pass is then an
 op of the graph, so the gradient it produces has a graph of its own and can be
 differentiated again -- d/dx of (dy/dx) is the backward pass of the backward
@@ -24,7 +24,8 @@ the ``inputs`` instead of adding them to ``.grad``.
 """
 from __future__ import annotations
 
-from .. import parallel
+from ..backend import backend_of
+from ..backend.fast import find_fast_version
 from .grad_mode import enable_grad, no_grad
 
 
@@ -102,7 +103,7 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
                 node._accumulate_grad(g)
             if ctx is None:
                 continue
-            input_grads = ctx.run_backward_graph(g) if create_graph else ctx.run_backward(g)
+            input_grads = ctx.run_backward(g, output=node, create_graph=create_graph)
             for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent_grad is None or parent is None or not parent.requires_grad:
                     continue
@@ -116,6 +117,17 @@ def run_backward(roots, grads, retain_graph: bool = False, create_graph: bool = 
     return captured
 
 
+def sum_of_gradients(a, b):
+    """The gradient of a tensor used twice: the sum of the two that arrive.
+
+    Out of place: an op may hand the same array to two inputs.  (The backend
+    may have a fast version of this routine: blocks of rows over threads.)
+    """
+    return a + b
+
+
 def _add(a, b, create_graph):
-    # out of place: an op may hand the same array to two inputs
-    return a + b if create_graph else parallel.add(a, b)
+    if create_graph:
+        return a + b
+    fast = find_fast_version("minitransformer.autograd.engine.sum_of_gradients", backend_of(a))
+    return (fast or sum_of_gradients)(a, b)

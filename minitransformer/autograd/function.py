@@ -16,26 +16,32 @@ An op is a small class::
 
 applied as ``Mul.apply(x, y)``.  As in PyTorch, ``forward(ctx, *inputs)`` and
 ``backward(ctx, grad)`` are static methods and ``ctx`` carries what backward
-needs.  Unlike PyTorch, both see *raw backend arrays* (NumPy or CuPy), never
-Tensors: the math is plain array code, and ``xp = get_array_module(x)`` makes
-it serve both backends.  ``backward`` returns one gradient per positional
-input of ``forward`` (``None`` for inputs that take none, like an axis).
-Keyword arguments of ``apply`` reach ``forward`` unchanged and get no gradient.
+needs.  ``forward`` computes on the inputs' *arrays* (NumPy or CuPy:
+``xp = get_array_module(x)`` serves both).  ``backward`` is the derivative,
+written once, and it runs in two ways:
 
-Higher-order gradients.  ``backward(create_graph=True)`` and ``mt.grad(...,
-create_graph=True)`` need gradients that are themselves Tensors with a graph,
-so that they can be differentiated again.  For that pass each op has a second
-static method right under its backward, ``backward_graph(ctx, grad)``: the same
-derivative written with Tensor operations, so that every product and sum it
-makes is recorded.  It receives ``grad`` as a Tensor and reads the op's inputs
-as Tensors from ``ctx.inputs`` (not the raw arrays of ``saved_tensors``, which
-carry no graph), recomputing from them what the array backward had saved.
-Where the array backward is already written with operators and methods that
-Tensors share (``-grad``, ``grad.reshape``, ``unbroadcast``), the op simply
-says ``backward_graph = backward``.  The default (array) pass never calls
-``backward_graph``, so training pays nothing for it; the registry tests check,
-op by op, that both give the same gradient and that ``backward_graph`` is
-differentiated correctly (``mt.gradgradcheck``).
+* in an ordinary ``backward()`` it gets arrays (``grad`` and the saved
+  values), so the backward pass is plain array code and records nothing;
+* with ``create_graph=True`` (higher-order gradients) the *same* method gets
+  Tensors: ``grad`` is a Tensor, and ``ctx.saved_tensors`` gives back the
+  op's input and output Tensors for the arrays that forward saved, so every
+  product and sum the derivative makes is recorded and can be
+  differentiated again.  ``get_array_module`` of a Tensor is the Tensor
+  namespace (``exp``, ``where``, ``broadcast_to``... on Tensors), so the
+  ``xp`` code runs unchanged.
+
+For that, a backward uses what arrays and Tensors share (operators,
+``.sum(axis=..., keepdims=...)``, ``.reshape``, ``.swapaxes``, indexing and
+``xp`` functions), and forward saves only inputs, the output, and values
+whose derivative is zero (masks, ids, comparisons): any other saved array
+enters the graph pass as a constant.  An op whose adjoint is another op
+(indexing, whose derivative scatters) defines ``backward_graph(ctx, grad)``
+on Tensors instead; a test proves it equal to ``backward``.
+
+Fast versions.  The backend may register a faster implementation of an op
+(``minitransformer.backend.fast``: threads, buffers, fused kernels);
+``apply`` runs it instead of the formula for arrays of that backend, and a
+test proves the two equal.  The graph pass always runs the formula.
 """
 from __future__ import annotations
 
@@ -45,7 +51,9 @@ import traceback
 
 import numpy
 
-from ..backend import get_array_module, to_host
+from ..backend import backend_of_type, get_array_module, to_host
+from ..backend.fast import find_fast_version
+from ..backend.fast import state as fast_state
 from .grad_mode import AnomalyError, flags
 from .tensor import Tensor
 
@@ -90,15 +98,18 @@ class GradientShapeError(ValueError):
 class Context:
     """What one application of a Function remembers for its backward."""
 
-    __slots__ = ("fn", "inputs", "needs_input_grad", "saved_tensors", "freed", "origin", "__dict__")
+    __slots__ = ("fn", "impl", "inputs", "needs_input_grad", "saved_tensors", "freed", "origin",
+                 "args", "kwargs", "__dict__")
 
     def __init__(self, fn, inputs, needs_input_grad):
-        self.fn = fn
+        self.fn = fn                            # the op (its formula)
+        self.impl = fn                          # the class whose forward ran: fn or a fast version
         self.inputs = inputs                    # the input Tensors (None for non-tensors)
         self.needs_input_grad = needs_input_grad  # one bool per positional input
         self.saved_tensors = ()
         self.freed = False
         self.origin = None                      # "file:line" of user code (anomaly mode)
+        self.args = self.kwargs = None          # forward's arguments, kept when a fast version ran
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for backward; they are freed once backward has run."""
@@ -117,75 +128,103 @@ class Context:
         self.saved_tensors = ()
         self.__dict__.clear()
         self.inputs = ()
+        self.args = self.kwargs = None
         self.freed = True
 
-    def run_backward(self, grad):
-        """Call the op's backward and check what it returns (count, shapes, dtypes)."""
+    def run_backward(self, grad, output=None, create_graph: bool = False):
+        """Call the op's backward and check what it returns (count, shapes, dtypes).
+
+        ``grad`` is an array, or with ``create_graph`` a Tensor; then
+        ``output`` is the op's output Tensor and the gradients are Tensors
+        recorded in the graph.
+        """
         if flags.profiler is not None:
             start = time.perf_counter()
-            grads = self.fn.backward(self, grad)
-            flags.profiler.record(self.name, "backward", time.perf_counter() - start)
+            grads = self._call_backward(grad, output, create_graph)
+            phase = "backward_graph" if create_graph else "backward"
+            flags.profiler.record(self.name, phase, time.perf_counter() - start)
         else:
-            grads = self.fn.backward(self, grad)
+            grads = self._call_backward(grad, output, create_graph)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        # arithmetic on 0-d arrays gives NumPy scalars: keep gradients arrays
-        grads = tuple(numpy.asarray(g) if isinstance(g, numpy.generic) else g for g in grads)
         if len(grads) != len(self.inputs):
             raise TypeError(
                 f"{self.name}.backward returned {len(grads)} gradient(s) but forward "
                 f"took {len(self.inputs)} positional input(s); return one per input (None for non-tensors)"
             )
+        checked = []
         for i, (parent, g) in enumerate(zip(self.inputs, grads)):
-            if g is None or parent is None or not self.needs_input_grad[i]:
-                continue
-            if g.dtype != parent.data.dtype and g.dtype == grad.dtype and g.shape == parent.data.shape:
-                # forward promoted this input (float32 * float64 -> float64): its
-                # gradient goes back in the input's own dtype, as in PyTorch
-                g = g.astype(parent.data.dtype)
-                grads = grads[:i] + (g,) + grads[i + 1:]
-            if g.shape != parent.data.shape or g.dtype != parent.data.dtype:
-                raise GradientShapeError(self.name, i, tuple(g.shape), g.dtype, tuple(parent.shape), parent.dtype)
-            if flags.anomaly:
-                _check_finite(g, f"the gradient {self.name}.backward returned for input {i}", self)
-        return grads
+            if g is not None and parent is not None and self.needs_input_grad[i]:
+                g = self._checked_gradient(i, parent, g, grad, create_graph)
+            checked.append(g)
+        return tuple(checked)
 
-    def run_backward_graph(self, grad):
-        """Call the op's ``backward_graph`` on a Tensor gradient (``create_graph=True``).
+    def _call_backward(self, grad, output, create_graph):
+        if not create_graph:
+            return self.impl.backward(self, grad)
+        if hasattr(self.fn, "backward_graph"):
+            return self.fn.backward_graph(self, grad)
+        return self.fn.backward(_TensorContext(self, output), grad)
 
-        The gradients it returns are Tensors recorded in the graph; they are
-        checked as ``run_backward`` checks arrays.
-        """
-        if flags.profiler is not None:
-            start = time.perf_counter()
-            grads = self.fn.backward_graph(self, grad)
-            flags.profiler.record(self.name, "backward_graph", time.perf_counter() - start)
-        else:
-            grads = self.fn.backward_graph(self, grad)
-        if not isinstance(grads, tuple):
-            grads = (grads,)
-        if len(grads) != len(self.inputs):
+    def _checked_gradient(self, i, parent, g, grad, create_graph):
+        if create_graph and not isinstance(g, Tensor):
             raise TypeError(
-                f"{self.name}.backward_graph returned {len(grads)} gradient(s) but forward "
-                f"took {len(self.inputs)} positional input(s); return one per input (None for non-tensors)"
+                f"{self.name}.backward returned a {type(g).__name__} for input {i} when given Tensors "
+                "(create_graph=True); compute each gradient from grad and ctx.saved_tensors with "
+                "operations that Tensors have too"
             )
-        for i, (parent, g) in enumerate(zip(self.inputs, grads)):
-            if g is None or parent is None or not self.needs_input_grad[i]:
-                continue
-            if not isinstance(g, Tensor):
-                raise TypeError(
-                    f"{self.name}.backward_graph returned a {type(g).__name__} for input {i}; "
-                    "with create_graph=True each gradient must be a Tensor built from differentiable ops"
-                )
-            if g.shape != parent.shape or g.dtype != parent.dtype:
-                raise ValueError(
-                    f"{self.name}.backward_graph returned a gradient of shape {g.shape} and dtype "
-                    f"{g.dtype} for input {i}, which has shape {parent.shape} and dtype {parent.dtype} "
-                    "(with create_graph=True the inputs of an op must share one float dtype)"
-                )
-            if flags.anomaly:
-                _check_finite(g.data, f"the gradient {self.name}.backward_graph returned for input {i}", self)
-        return grads
+        if isinstance(g, numpy.generic):   # arithmetic on 0-d arrays gives NumPy scalars
+            g = numpy.asarray(g)
+        if g.dtype != parent.dtype and g.dtype == grad.dtype and tuple(g.shape) == tuple(parent.shape):
+            # forward promoted this input (float32 * float64 -> float64): its
+            # gradient goes back in the input's own dtype, as in PyTorch
+            g = g.astype(parent.dtype) if not create_graph else _cast_tensor(g, parent.dtype)
+        if tuple(g.shape) != tuple(parent.shape) or g.dtype != parent.dtype:
+            raise GradientShapeError(self.name, i, tuple(g.shape), g.dtype, tuple(parent.shape), parent.dtype)
+        if flags.anomaly:
+            _check_finite(g.data if create_graph else g,
+                          f"the gradient {self.name}.backward returned for input {i}", self)
+        return g
+
+
+def _cast_tensor(g, dtype):
+    """A recorded gradient in another float dtype (its own gradient is cast back)."""
+    from .. import ops  # noqa: PLC0415,F401  (Tensor arithmetic is attached by ops)
+
+    return g * Tensor(get_array_module(g.data).ones((), dtype=dtype))
+
+
+class _TensorContext:
+    """The context as ``backward`` sees it in the graph pass (``create_graph=True``).
+
+    The same attributes as the op's context, but ``saved_tensors`` gives the
+    op's input Tensor for each saved input array, and the output Tensor for
+    the saved output, so that the derivative computed from them is recorded;
+    any other saved array (a mask, ids) stays an array: a constant.  When a
+    fast version ran the forward, the formula's forward is run again on the
+    same arguments first, so that backward finds what the formula saved.
+    """
+
+    def __init__(self, ctx, output):
+        formula_output = output.data if output is not None else None
+        source = ctx
+        if ctx.impl is not ctx.fn:
+            source = Context(ctx.fn, ctx.inputs, ctx.needs_input_grad)
+            formula_output = ctx.fn.forward(source, *ctx.args, **ctx.kwargs)
+        self._source = source
+        self.fn, self.inputs, self.needs_input_grad = ctx.fn, ctx.inputs, ctx.needs_input_grad
+        by_identity = {id(t.data): t for t in ctx.inputs if t is not None}
+        if output is not None:
+            by_identity[id(formula_output)] = output
+        self.saved_tensors = tuple(_as_graph_value(v, by_identity) for v in source.saved_tensors)
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+
+def _as_graph_value(value, by_identity):
+    """The input or output Tensor that ``value`` is the array of; else ``value`` itself, a constant."""
+    return by_identity.get(id(value), value)
 
 
 _ENGINE_DIRS = tuple(os.path.join(_PACKAGE_DIR, d) for d in ("autograd", "ops", "functional"))
@@ -241,14 +280,6 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def backward_graph(cls, ctx, grad):
-        """backward on Tensors, recorded in the graph (see the module docstring)."""
-        raise NotImplementedError(
-            f"{cls.__name__} has no backward_graph, so its gradient cannot be differentiated "
-            "again (create_graph=True); write one with Tensor operations next to its backward"
-        )
-
-    @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
         """Run forward on the inputs' arrays and, if needed, record the op."""
         arrays, needs = [], []
@@ -271,9 +302,12 @@ class Function:
                 needs.append(False)
         inputs = tuple(a if isinstance(a, Tensor) else None for a in args)
         ctx = Context(cls, inputs, tuple(needs))
+        impl = cls if array_type is None or not fast_state.enabled else _implementation(cls, array_type)
+        if impl is not cls:
+            ctx.impl, ctx.args, ctx.kwargs = impl, arrays, kwargs
         if flags.anomaly or flags.profiler is not None:
             return cls._apply_checked(ctx, arrays, kwargs, requires_grad)
-        out = cls.forward(ctx, *arrays, **kwargs)
+        out = impl.forward(ctx, *arrays, **kwargs)
         if isinstance(out, numpy.generic):  # NumPy reductions return scalars
             out = numpy.asarray(out)
         return Tensor._from_op(out, ctx if requires_grad else None)
@@ -284,7 +318,7 @@ class Function:
         if flags.anomaly:  # walking the stack is slow: only when it will be reported
             ctx.origin = _user_origin()
         start = time.perf_counter()
-        out = cls.forward(ctx, *arrays, **kwargs)
+        out = ctx.impl.forward(ctx, *arrays, **kwargs)
         if flags.profiler is not None:
             flags.profiler.record(cls.__name__, "forward", time.perf_counter() - start)
         if isinstance(out, numpy.generic):
@@ -292,3 +326,22 @@ class Function:
         if flags.anomaly:
             _check_finite(out, f"the forward output of {cls.__name__}", ctx)
         return Tensor._from_op(out, ctx if requires_grad else None)
+
+
+_implementations: dict = {}   # (op class, array type, switch generation) -> the class whose methods run
+
+
+def _implementation(cls, array_type):
+    """The op's fast version for arrays of ``array_type``, if the backend registered one, else ``cls``."""
+    key = (cls, array_type, fast_state.generation)
+    impl = _implementations.get(key)
+    if impl is None:
+        fast = find_fast_version(f"{cls.__module__}.{cls.__qualname__}", backend_of_type(array_type))
+        impl = cls
+        if fast is not None:
+            # a fast version may replace only the backward: the formula's forward then runs
+            methods = {"forward": staticmethod(getattr(fast, "forward", cls.forward)),
+                       "backward": staticmethod(fast.backward)}
+            impl = type(fast.__name__, (), {**methods, "__qualname__": fast.__qualname__})
+        _implementations[key] = impl
+    return impl

@@ -77,16 +77,32 @@ def array_module(name: str):
     raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
 
 
+_NAMESPACES: dict = {}   # array-like types of the layers above (the Tensor) -> their namespace
+
+
+def register_namespace(kind: type, namespace) -> None:
+    """Make ``get_array_module`` return ``namespace`` for values of type ``kind``.
+
+    The autograd's Tensor registers the Tensor namespace (``exp``, ``where``,
+    ... on Tensors), so that an op's backward, written with
+    ``xp = get_array_module(grad)``, runs on Tensors too (higher-order gradients).
+    """
+    _NAMESPACES[kind] = namespace
+
+
 def get_array_module(*arrays):
     """Return ``numpy`` or ``cupy``: the library that owns the given arrays.
 
     Plain Python numbers and NumPy arrays give ``numpy``.  Only CuPy arrays
     carry a ``__cuda_array_interface__``, so CuPy need not be imported to tell;
-    strict arrays give the strict namespace.
+    strict arrays give the strict namespace, Tensors the Tensor namespace.
     """
     for a in arrays:
-        if type(a) is StrictArray:
+        kind = type(a)
+        if kind is StrictArray:
             return _strict.xp
+        if kind in _NAMESPACES:
+            return _NAMESPACES[kind]
         if hasattr(a, "__cuda_array_interface__"):
             import cupy  # noqa: PLC0415
 
@@ -99,6 +115,13 @@ def backend_of(array) -> str:
     if type(array) is StrictArray:
         return "strict"
     return "cupy" if hasattr(array, "__cuda_array_interface__") else "numpy"
+
+
+def backend_of_type(array_type: type) -> str:
+    """The backend name of arrays of type ``array_type``."""
+    if array_type is numpy.ndarray:
+        return "numpy"
+    return "strict" if array_type is StrictArray else "cupy"
 
 
 def is_array(x) -> bool:

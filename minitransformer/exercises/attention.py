@@ -10,7 +10,7 @@ True where a query may attend to a key.  A query whose keys are all masked
 gets zero weights: a zero output and zero gradients, never NaN.
 
 ``minitransformer.functional.scaled_dot_product_attention`` composes the same
-computation from MatMul, Mul and MaskedSoftmax, each with its own backward.
+computation from MatMul, Mul and Softmax, each with its own backward.
 Here it is one op, and to save memory its forward does not keep the
 L_q x L_k weights P: backward recomputes them from Q, K and the mask, as
 FlashAttention does (compute is cheaper than memory traffic on a GPU).
@@ -24,34 +24,27 @@ import math
 
 from ..autograd import Function
 from ..backend import get_array_module
+from ..functional.activation import stable_softmax
 from ..opspecs import OP_SPECS, all_specs, register
 
 
 def attention_weights(q, k, mask=None):
     """P = softmax(q k^T / sqrt(d_k)) over the last axis, zero where ``mask`` is False.
 
-    Raw arrays in, raw array (..., L_q, L_k) out; a row with every key masked
-    is all zeros.
+    (..., L_q, L_k) out; a row with every key masked is all zeros.
     """
-    xp = get_array_module(q, k)
     scores = (q @ k.swapaxes(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
-    if mask is not None:
-        scores = xp.where(mask, scores, -xp.inf)
-    m = scores.max(axis=-1, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)  # a fully masked row: every score is -inf
-    e = xp.exp(scores - m)               # exp(-inf) = 0 at masked places
-    s = e.sum(axis=-1, keepdims=True)
-    return e / xp.where(s == 0, 1, s)    # an all-zero row stays zero
+    return stable_softmax(scores, -1, mask)
 
 
-class AttentionFunction(Function):
+class Attention(Function):
     @staticmethod
     def forward(ctx, q, k, v, mask=None):
         xp = get_array_module(q, k, v)
         if q.ndim < 2 or q.shape[:-2] != k.shape[:-2] or k.shape[:-1] != v.shape[:-1] \
                 or q.shape[-1] != k.shape[-1]:
             raise ValueError(
-                f"AttentionFunction: q {q.shape}, k {k.shape}, v {v.shape} do not fit: they need "
+                f"Attention: q {q.shape}, k {k.shape}, v {v.shape} do not fit: they need "
                 "the same batch axes, q and k the same d_k, k and v the same L_k"
             )
         if mask is not None:
@@ -81,24 +74,10 @@ class AttentionFunction(Function):
         return dq, dk, dv
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        """The formulas above on Tensors, P recomputed from Q, K and the mask (create_graph)."""
-        from ..functional.attention import masked_softmax  # noqa: PLC0415
-
-        q, k, v = ctx.inputs
-        mask = ctx.saved_tensors[3]
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        p = masked_softmax((q @ k.swapaxes(-1, -2)) * scale, mask)
-        dv = p.swapaxes(-1, -2) @ grad
-        dp = grad @ v.swapaxes(-1, -2)
-        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
-        return (ds @ k) * scale, (ds.swapaxes(-1, -2) @ q) * scale, dv
-
 
 def fused_attention(q, k, v, mask=None):
     """softmax(q k^T / sqrt(d_k)) v on Tensors, as one op (``mask``: a boolean array)."""
-    return AttentionFunction.apply(q, k, v, mask=mask)
+    return Attention.apply(q, k, v, mask=mask)
 
 
 # The property tests and `minitransformer gradcheck` check every Function of the
@@ -108,5 +87,5 @@ if "FusedAttention" not in OP_SPECS:
     register(dataclasses.replace(
         OP_SPECS["ScaledDotProductAttention"], name="FusedAttention",
         fn=lambda q, k, v, mask: fused_attention(q, k, v, mask),
-        functions=("AttentionFunction",),
+        functions=("Attention",),
     ))

@@ -93,7 +93,7 @@ def _ops(module: str, *names: str) -> tuple:
 # ------------------------------------------------ running the student's classes
 def _dropout(C, x, p, seed):
     manual_seed(seed)  # the same mask on every call: finite differences need one function
-    return C.DropoutFunction.apply(x, p=p)
+    return C.Dropout.apply(x, p=p)
 
 
 def _on(x, ids):
@@ -102,12 +102,12 @@ def _on(x, ids):
 
 
 def _cross_entropy(C, x, targets, ignore_index, label_smoothing, reduction):
-    return C.CrossEntropyFunction.apply(x, _on(x, targets), ignore_index=ignore_index,
+    return C.CrossEntropy.apply(x, _on(x, targets), ignore_index=ignore_index,
                                         label_smoothing=label_smoothing, reduction=reduction)
 
 
 def _layer_norm(C, x, w=None, b=None, *, normalized_shape, eps):
-    return C.LayerNormFunction.apply(x, w, b, n_axes=len(normalized_shape), eps=eps)
+    return C.LayerNorm.apply(x, w, b, n_axes=len(normalized_shape), eps=eps)
 
 
 def _embedding_padding(C):
@@ -117,7 +117,7 @@ def _embedding_padding(C):
     """
     ids = np.array([[0, 2, 0], [3, 2, 1]])
     w = tensor(np.linspace(-1, 1, 12).reshape(4, 3), dtype="float64", requires_grad=True)
-    out = C.EmbeddingFunction.apply(w, _on(w, ids), padding_idx=2)
+    out = C.Embedding.apply(w, _on(w, ids), padding_idx=2)
     upstream = np.arange(1.0, 19.0).reshape(2, 3, 3)
     out.backward(tensor(upstream, dtype="float64"))
     got = np.zeros(w.shape) if w.grad is None else w.grad.numpy()
@@ -183,7 +183,7 @@ EXERCISES = (
     Exercise(
         1, "mul", "Mul backward", _ops("ops.arithmetic", "Mul"),
         "Multiplication broadcasts: d(a*b)/da = b and d(a*b)/db = a, then sum each gradient "
-        "over the axes that broadcasting added or stretched (see ops/_util.unbroadcast).",
+        "over the axes that broadcasting added or stretched (see ops/broadcasting.unbroadcast).",
         (Check("Mul", "Mul", lambda C, a, b: C.Mul.apply(a, b), ("a", "b"), {
             "a": "for c = a * b, dL/da = dL/dc * b, " + _UNBROADCAST.format("a"),
             "b": "for c = a * b, dL/db = dL/dc * a, " + _UNBROADCAST.format("b")}, fixed=_BROADCAST),),
@@ -197,7 +197,7 @@ EXERCISES = (
             "b": "for c = a / b, dL/db = -dL/dc * a / b^2, " + _UNBROADCAST.format("b")}, fixed=_BROADCAST),),
         "layers/elementwise-and-arithmetic.md"),
     Exercise(
-        3, "matmul", "MatMul backward", _ops("ops.matmul", "MatMul"),
+        3, "matmul", "MatMul backward", _ops("ops.matrix_product", "MatMul"),
         "For C = A B: dL/dA = dL/dC B^T and dL/dB = A^T dL/dC, with swapaxes(-1, -2) as the "
         "transpose; treat a 1-D A as a row and a 1-D B as a column, and sum out broadcast batch axes.",
         (Check("MatMul", "MatMul", lambda C, a, b: C.MatMul.apply(a, b), ("A", "B"), {
@@ -237,7 +237,7 @@ EXERCISES = (
         "layers/softmax.md"),
     Exercise(
         8, "log_softmax_cross_entropy", "LogSoftmax and cross-entropy backward",
-        _ops("functional.activation", "LogSoftmax") + _ops("functional.loss", "CrossEntropyFunction"),
+        _ops("functional.activation", "LogSoftmax") + _ops("functional.loss", "CrossEntropy"),
         "log softmax(x) = x - logsumexp(x), so dL/dx = g - softmax(x) * sum(g); the cross-entropy "
         "of a row has gradient softmax(x) - q (q: the smoothed one-hot target), zero for ignored "
         "rows and divided by the number of valid rows for reduction='mean'.",
@@ -251,7 +251,7 @@ EXERCISES = (
                fixed=_CROSS_ENTROPY)),
         "layers/cross-entropy.md"),
     Exercise(
-        9, "layer_norm", "LayerNorm backward", _ops("functional.normalization", "LayerNormFunction"),
+        9, "layer_norm", "LayerNorm backward", _ops("functional.normalization", "LayerNorm"),
         "With x_hat = (x - mean) * rstd and g_hat = g * weight: dL/dx = rstd * (g_hat - mean(g_hat) "
         "- x_hat * mean(g_hat * x_hat)), one mean term per path (through the mean and through the "
         "variance); dweight and dbias sum over the batch axes.",
@@ -263,20 +263,20 @@ EXERCISES = (
              "x": "dL/dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), g = dL/dy"}, fixed=_LAYER_NORM_PLAIN)),
         "layers/layer-norm.md"),
     Exercise(
-        10, "embedding", "Embedding backward", _ops("functional.embedding", "EmbeddingFunction"),
+        10, "embedding", "Embedding backward", _ops("functional.embedding", "Embedding"),
         "out[p] = W[ids[p]], so row i of dL/dW is the sum of the gradients at every position "
         "where ids == i: a repeated id must accumulate (ops/indexing.scatter_add_rows or "
         "np.add.at), not overwrite; the padding row gets no gradient.",
-        (Check("Embedding", "Embedding", lambda C, w, ids: C.EmbeddingFunction.apply(w, _on(w, ids)),
+        (Check("Embedding", "Embedding", lambda C, w, ids: C.Embedding.apply(w, _on(w, ids)),
                ("W",), {"W": "dL/dW[i] = sum of dL/dout[p] over the positions p with ids[p] == i"},
                fixed=_EMBEDDING),),
         "layers/embedding.md", extra_checks=(("Embedding with padding_idx", _embedding_padding),)),
     Exercise(
-        11, "attention", "Attention backward", _ops("exercises.attention", "AttentionFunction"),
+        11, "attention", "Attention backward", _ops("exercises.attention", "Attention"),
         "Recompute the weights P with the mask, then dV = P^T G, dP = G V^T, dS = P * (dP - "
         "rowsum(dP * P)), dQ = dS K / sqrt(d_k) and dK = dS^T Q / sqrt(d_k).",
         (Check("Attention", "FusedAttention",
-               lambda C, q, k, v, mask: C.AttentionFunction.apply(q, k, v, mask=mask), ("q", "k", "v"), {
+               lambda C, q, k, v, mask: C.Attention.apply(q, k, v, mask=mask), ("q", "k", "v"), {
                    "q": "dL/dq = dS k / sqrt(d_k), dS = P * (dP - rowsum(dP * P)), dP = G v^T, "
                         "P = attention_weights(q, k, mask)",
                    "k": "dL/dk = dS^T q / sqrt(d_k), dS = P * (dP - rowsum(dP * P)), dP = G v^T, "
@@ -285,7 +285,7 @@ EXERCISES = (
                fixed=_ATTENTION),),
         "layers/attention.md"),
     Exercise(
-        12, "dropout", "Dropout backward", _ops("functional.dropout", "DropoutFunction"),
+        12, "dropout", "Dropout backward", _ops("functional.dropout", "Dropout"),
         "y = x * mask, and the saved mask already holds 0 or 1/(1-p): a dropped element gets no "
         "gradient, a kept one the incoming gradient scaled by 1/(1-p).",
         (Check("Dropout", "Dropout", _dropout, ("x",), {

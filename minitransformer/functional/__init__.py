@@ -5,21 +5,20 @@ stability, each next to a ``*_composed`` version built from primitive ops
 that reads like the formula; tests check that the two agree.
 """
 from .activation import LogSoftmax, Softmax, gelu, log_softmax, log_softmax_composed, relu, softmax, softmax_composed
-from .attention import MaskedSoftmax, masked_softmax, scaled_dot_product_attention, scaled_dot_product_attention_composed
-from .dropout import DropoutFunction, dropout
-from .embedding import EmbeddingFunction, embedding
-from .linear import LinearFunction, linear, linear_composed
-from .loss import CrossEntropyFunction, cross_entropy, cross_entropy_composed
+from .attention import masked_softmax, scaled_dot_product_attention, scaled_dot_product_attention_composed
+from .dropout import Dropout, dropout
+from .embedding import Embedding, embedding
+from .linear import Linear, linear, linear_composed
+from .loss import CrossEntropy, cross_entropy, cross_entropy_composed
 from .masks import causal_mask, padding_mask
-from .normalization import LayerNormFunction, layer_norm, layer_norm_composed
+from .normalization import LayerNorm, layer_norm, layer_norm_composed
 
 __all__ = [
-    "CrossEntropyFunction", "DropoutFunction", "EmbeddingFunction", "LayerNormFunction",
-    "LinearFunction", "LogSoftmax", "MaskedSoftmax", "Softmax", "causal_mask", "cross_entropy",
-    "cross_entropy_composed", "dropout", "embedding", "gelu", "layer_norm", "layer_norm_composed",
-    "linear", "linear_composed", "log_softmax", "log_softmax_composed", "masked_softmax",
-    "padding_mask", "relu", "scaled_dot_product_attention", "scaled_dot_product_attention_composed",
-    "softmax", "softmax_composed",
+    "CrossEntropy", "Dropout", "Embedding", "LayerNorm", "Linear", "LogSoftmax", "Softmax",
+    "causal_mask", "cross_entropy", "cross_entropy_composed", "dropout", "embedding", "gelu",
+    "layer_norm", "layer_norm_composed", "linear", "linear_composed", "log_softmax",
+    "log_softmax_composed", "masked_softmax", "padding_mask", "relu", "scaled_dot_product_attention",
+    "scaled_dot_product_attention_composed", "softmax", "softmax_composed",
 ]
 
 # Register the OpSpecs of the fused ops above (opspecs.all_specs() imports this

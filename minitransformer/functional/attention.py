@@ -12,53 +12,10 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import Function, Tensor
+from ..autograd import Tensor
 from ..backend import get_array_module
-from ..parallel import for_each_row_block, rows_of
+from .activation import Softmax
 from .dropout import dropout
-from .rowsums import row_dot, row_sum
-
-
-class MaskedSoftmax(Function):
-    @staticmethod
-    def forward(ctx, scores, mask=None):
-        xp = get_array_module(scores)
-        y = xp.empty_like(scores)
-
-        def block(rows):   # every softmax row is independent: blocks run on separate threads
-            s = scores[rows]
-            if mask is not None:
-                s = xp.where(rows_of(mask, rows, scores), s, -xp.inf)
-            m = s.max(axis=-1, keepdims=True)
-            m = xp.where(xp.isfinite(m), m, 0)  # a fully masked row: every score is -inf
-            e = s - m
-            xp.exp(e, out=e)                     # exp(-inf) = 0 at masked places
-            total = row_sum(e)
-            xp.divide(e, xp.where(total == 0, 1, total), out=y[rows])   # all-zero row stays zero
-
-        for_each_row_block(block, scores, split=scores.ndim > 1, passes=6)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad):
-        """Softmax backward, y * (g - sum(g * y)); masked places have y = 0, so they get 0."""
-        (saved_y,) = ctx.saved_tensors
-        xp = get_array_module(grad)
-        gx = xp.empty_like(saved_y)
-
-        def block(rows):
-            y, g = saved_y[rows], grad[rows]
-            xp.multiply(y, g - row_dot(g, y), out=gx[rows])
-
-        for_each_row_block(block, saved_y, split=saved_y.ndim > 1, passes=3)
-        return gx, None
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        """The same formula on Tensors, with y recomputed from the scores (create_graph)."""
-        y = MaskedSoftmax.apply(*ctx.inputs)
-        return y * (grad - (grad * y).sum(axis=-1, keepdims=True)), None
 
 
 def _mask_array(mask, scores_shape, xp):
@@ -83,10 +40,11 @@ def _mask_array(mask, scores_shape, xp):
 
 
 def masked_softmax(scores: Tensor, mask=None) -> Tensor:
-    """Softmax over the last axis, with masked (False) places given zero weight."""
+    """Softmax over the last axis, with masked (False) places given zero weight
+    (a row with every place masked gets zero weights, not NaN)."""
     xp = get_array_module(scores.data)
     m = None if mask is None else _mask_array(mask, scores.shape, xp)
-    return MaskedSoftmax.apply(scores, m)
+    return Softmax.apply(scores, m, axis=-1)
 
 
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None, dropout_p: float = 0.0,

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ..ops._util import constant, out_of_range
+from ..ops.checks import out_of_range
 from ..ops.indexing import IndexAdd, scatter_add_rows
 
 
-class EmbeddingFunction(Function):
+class Embedding(Function):
     @staticmethod
     def forward(ctx, weight, ids, padding_idx=None):
         xp = get_array_module(weight)
@@ -45,12 +45,11 @@ class EmbeddingFunction(Function):
         """The lookup is W[ids], so its adjoint is IndexAdd at ids (create_graph);
         the padding row's gradient is multiplied by 0."""
         (ids,) = ctx.saved_tensors
-        shape = (ctx.num_rows, grad.shape[-1])
-        gw = IndexAdd.apply(grad, index=ids, shape=shape)
+        gw = IndexAdd.apply(grad, index=ids, shape=(ctx.num_rows, grad.shape[-1]))
         if ctx.padding_idx is not None:
             keep = get_array_module(ids).ones((ctx.num_rows, 1), dtype=grad.dtype)
             keep[ctx.padding_idx] = 0
-            gw = gw * constant(keep, grad)
+            gw = gw * Tensor(keep)
         return gw, None
 
 
@@ -65,4 +64,4 @@ def embedding(ids, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     # checked here, not in backward, where a bad index would fail late and obscurely
     if padding_idx is not None and not -n <= padding_idx < n:
         raise ValueError(f"embedding: padding_idx {padding_idx!r} is out of range for a table of {n} rows")
-    return EmbeddingFunction.apply(weight, ids, padding_idx=padding_idx)
+    return Embedding.apply(weight, ids, padding_idx=padding_idx)

@@ -1,21 +1,31 @@
 """The differentiable ops, as functions and as Tensor methods and operators.
 
-The Tensor class knows nothing of the ops (so ``autograd`` never imports
-``ops``); this package attaches them once, here: after ``import
-minitransformer``, ``a + b`` is ``Add.apply(a, b)`` and ``x.sum(axis=0)`` is
-``Sum.apply(x, axis=0)``.
+Each op is one file: its Function class (forward and backward, the formula)
+and the function users call, side by side.  The Tensor class knows nothing
+of the ops (so ``autograd`` never imports ``ops``); this package attaches
+them once, here: after ``import minitransformer``, ``a + b`` is
+``Add.apply(a, b)`` and ``x.sum(axis=0)`` is ``Sum.apply(x, axis=0)``.  It
+also registers the Tensor namespace (:mod:`.tensor_namespace`) as the
+``xp`` of Tensors, so that each backward runs on Tensors too.
 """
 from __future__ import annotations
 
 from ..autograd import Tensor
-from . import functions as _f
-from .functions import (
-    abs, add, argmax, broadcast_to, clip, concatenate, divide, equal, erf, exp, expand, gelu, getitem,
-    greater, greater_equal, less, less_equal, log, logsumexp, masked_fill, matmul, max, maximum,
-    mean, min, minimum, multiply, negative, not_equal, permute, power, relu, reshape, sigmoid,
-    split, sqrt, squeeze, stack, subtract, sum, swapaxes, take, tanh, transpose, unsqueeze, var,
-    where,
+from ..backend import register_namespace
+from . import tensor_namespace
+from .arithmetic import add, divide, multiply, negative, power, subtract
+from .comparison import (
+    argmax, equal, greater, greater_equal, less, less_equal, logical_and, logical_not, logical_or,
+    logical_xor, not_equal,
 )
+from .indexing import getitem, take
+from .matrix_product import matmul
+from .reduction import logsumexp, max, mean, min, sum, var
+from .selection import masked_fill, maximum, minimum, where
+from .shape import (
+    broadcast_to, concatenate, expand, permute, reshape, split, squeeze, stack, swapaxes, transpose, unsqueeze,
+)
+from .unary import abs, clip, erf, exp, gelu, log, relu, sigmoid, sqrt, tanh
 
 
 def _swap(fn):
@@ -25,42 +35,44 @@ def _swap(fn):
 def attach_tensor_methods() -> None:
     """Give Tensor its operators and NumPy-style methods."""
     operators = {
-        "__add__": _f.add, "__radd__": _swap(_f.add),
-        "__sub__": _f.subtract, "__rsub__": _swap(_f.subtract),
-        "__mul__": _f.multiply, "__rmul__": _swap(_f.multiply),
-        "__truediv__": _f.divide, "__rtruediv__": _swap(_f.divide),
-        "__pow__": _f.power, "__rpow__": _swap(_f.power),
-        "__matmul__": _f.matmul, "__rmatmul__": _swap(_f.matmul),
-        "__neg__": _f.negative, "__getitem__": _f.getitem,
-        "__eq__": _f.equal, "__ne__": _f.not_equal,
-        "__lt__": _f.less, "__le__": _f.less_equal,
-        "__gt__": _f.greater, "__ge__": _f.greater_equal,
+        "__add__": add, "__radd__": _swap(add),
+        "__sub__": subtract, "__rsub__": _swap(subtract),
+        "__mul__": multiply, "__rmul__": _swap(multiply),
+        "__truediv__": divide, "__rtruediv__": _swap(divide),
+        "__pow__": power, "__rpow__": _swap(power),
+        "__matmul__": matmul, "__rmatmul__": _swap(matmul),
+        "__neg__": negative, "__getitem__": getitem,
+        "__eq__": equal, "__ne__": not_equal,
+        "__lt__": less, "__le__": less_equal,
+        "__gt__": greater, "__ge__": greater_equal,
+        "__and__": logical_and, "__rand__": _swap(logical_and),
+        "__or__": logical_or, "__ror__": _swap(logical_or),
+        "__xor__": logical_xor, "__rxor__": _swap(logical_xor),
+        "__invert__": logical_not, "__abs__": abs,
     }
     methods = {
-        name: getattr(_f, name)
-        for name in (
-            "exp", "log", "sqrt", "abs", "erf", "tanh", "sigmoid", "relu", "gelu", "clip",
-            "sum", "mean", "var", "max", "min", "logsumexp", "argmax",
-            "reshape", "transpose", "permute", "swapaxes", "broadcast_to", "expand",
-            "squeeze", "unsqueeze", "split", "take", "masked_fill", "matmul",
-        )
+        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "erf": erf, "tanh": tanh, "sigmoid": sigmoid,
+        "relu": relu, "gelu": gelu, "clip": clip, "sum": sum, "mean": mean, "var": var, "max": max,
+        "min": min, "logsumexp": logsumexp, "argmax": argmax, "reshape": reshape, "view": reshape,
+        "transpose": transpose, "permute": permute, "swapaxes": swapaxes, "broadcast_to": broadcast_to,
+        "expand": expand, "squeeze": squeeze, "unsqueeze": unsqueeze, "split": split, "take": take,
+        "masked_fill": masked_fill, "matmul": matmul,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(Tensor, name, fn)
     # defining __eq__ would otherwise make tensors unhashable
     Tensor.__hash__ = object.__hash__
-    Tensor.T = property(lambda self: _f.transpose(self))
-    Tensor.view = _f.reshape
-    Tensor.__abs__ = _f.abs
+    Tensor.T = property(lambda self: transpose(self))
 
 
 attach_tensor_methods()
+register_namespace(Tensor, tensor_namespace)
 
 __all__ = [
     "abs", "add", "argmax", "broadcast_to", "clip", "concatenate", "divide", "equal", "erf", "exp",
     "expand", "gelu", "getitem", "greater", "greater_equal", "less", "less_equal", "log",
-    "logsumexp", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "multiply",
-    "negative", "not_equal", "permute", "power", "relu", "reshape", "sigmoid", "split", "sqrt",
-    "squeeze", "stack", "subtract", "sum", "swapaxes", "take", "tanh", "transpose", "unsqueeze",
-    "var", "where",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "masked_fill", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "permute", "power",
+    "relu", "reshape", "sigmoid", "split", "sqrt", "squeeze", "stack", "subtract", "sum", "swapaxes",
+    "take", "tanh", "transpose", "unsqueeze", "var", "where",
 ]

@@ -4,18 +4,15 @@ Every binary op follows the same two steps in backward: the local derivative
 (d(a*b)/da = b, ...) times the incoming gradient, then ``unbroadcast`` back to
 the input's shape.  Python numbers can stand for either input; they get no
 gradient and keep the tensor's float dtype (NumPy's weak scalars).
-
-Their ``backward_graph`` (the same derivative on Tensors, for
-``create_graph=True``) reads the inputs from ``ctx.inputs``; for add, subtract
-and negate the array backward already works on Tensors as it stands.
 """
 from __future__ import annotations
 
 import math
 
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from ..backend import get_array_module
-from ._util import graph_inputs, shapes_error, unbroadcast
+from .broadcasting import python_scalar, unbroadcast
+from .checks import shapes_error
 
 
 def _binary(op, fn, a, b):
@@ -25,10 +22,14 @@ def _binary(op, fn, a, b):
         raise shapes_error(op, a, b) from None
 
 
+def _shape(x) -> tuple:
+    return tuple(getattr(x, "shape", ()))
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))
+        ctx.shapes = (_shape(a), _shape(b))
         return _binary("add", lambda x, y: x + y, a, b)
 
     @staticmethod
@@ -37,13 +38,15 @@ class Add(Function):
         sa, sb = ctx.shapes
         return unbroadcast(grad, sa), unbroadcast(grad, sb)
 
-    backward_graph = backward  # uses only what Tensors have too: a graph with create_graph
+
+def add(a, b):
+    return Add.apply(python_scalar(a), python_scalar(b))
 
 
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))
+        ctx.shapes = (_shape(a), _shape(b))
         return _binary("subtract", lambda x, y: x - y, a, b)
 
     @staticmethod
@@ -53,7 +56,9 @@ class Sub(Function):
         gb = unbroadcast(-grad, sb) if ctx.needs_input_grad[1] else None
         return unbroadcast(grad, sa), gb
 
-    backward_graph = backward
+
+def subtract(a, b):
+    return Sub.apply(python_scalar(a), python_scalar(b))
 
 
 class Mul(Function):
@@ -67,18 +72,14 @@ class Mul(Function):
         """d(a*b)/da = b and d(a*b)/db = a; each summed over its broadcast axes."""
         # BEGIN SOLUTION
         a, b = ctx.saved_tensors
-        ga = unbroadcast(grad * b, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(grad * a, b.shape) if ctx.needs_input_grad[1] else None
+        ga = unbroadcast(grad * b, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(grad * a, _shape(b)) if ctx.needs_input_grad[1] else None
         return ga, gb
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        """As backward, on the input Tensors: d(g*b)/db = g records the second derivative."""
-        a, b = graph_inputs(ctx, *ctx.saved_tensors)
-        ga = unbroadcast(grad * b, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(grad * a, b.shape) if ctx.needs_input_grad[1] else None
-        return ga, gb
+
+def multiply(a, b):
+    return Mul.apply(python_scalar(a), python_scalar(b))
 
 
 class Div(Function):
@@ -92,18 +93,14 @@ class Div(Function):
         """d(a/b)/da = 1/b and d(a/b)/db = -a/b^2."""
         # BEGIN SOLUTION
         a, b = ctx.saved_tensors
-        ga = unbroadcast(grad / b, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-grad * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
+        ga = unbroadcast(grad / b, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-grad * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None
         return ga, gb
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        """As backward, on the input Tensors."""
-        a, b = graph_inputs(ctx, *ctx.saved_tensors)
-        ga = unbroadcast(grad / b, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-grad * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
-        return ga, gb
+
+def divide(a, b):
+    return Div.apply(python_scalar(a), python_scalar(b))
 
 
 class Pow(Function):
@@ -119,24 +116,16 @@ class Pow(Function):
         a, b, out = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = unbroadcast(grad * b * a ** (b - 1), a.shape)
+            ga = unbroadcast(grad * b * a ** (b - 1), _shape(a))
         if ctx.needs_input_grad[1]:
-            xp = get_array_module(a, b)
-            # asarray: log of a Python number would be a float64 scalar, upcasting float32
-            gb = unbroadcast(grad * out * xp.log(xp.asarray(a, dtype=out.dtype)), b.shape)
+            # a Python number's log stays a Python number: no float64 upcast of a float32 b
+            log_a = get_array_module(a).log(a) if hasattr(a, "shape") else math.log(a)
+            gb = unbroadcast(grad * out * log_a, _shape(b))
         return ga, gb
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        """As backward, on the input Tensors (a^b recomputed from them)."""
-        a, b = graph_inputs(ctx, *ctx.saved_tensors[:2])
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = unbroadcast(grad * b * a ** (b - 1), a.shape)
-        if ctx.needs_input_grad[1]:
-            log_a = a.log() if isinstance(a, Tensor) else math.log(a)
-            gb = unbroadcast(grad * a ** b * log_a, b.shape)
-        return ga, gb
+
+def power(a, b):
+    return Pow.apply(python_scalar(a), python_scalar(b))
 
 
 class Neg(Function):
@@ -149,4 +138,6 @@ class Neg(Function):
         """d(-a)/da = -1."""
         return -grad
 
-    backward_graph = backward
+
+def negative(a):
+    return Neg.apply(a)

@@ -4,7 +4,9 @@ The backward of picking elements puts the gradient back where they came from:
 a zero tensor of the input's shape with the gradient added at the index.  For
 ``create_graph=True`` that scatter is itself an op, :class:`IndexAdd`, whose
 backward is picking again (``grad[index]``): the two are each other's adjoint,
-so gradients of any order alternate between them.
+so gradients of any order alternate between them.  These ops therefore have
+a ``backward_graph`` (the adjoint op, on Tensors) beside their array
+``backward``; the registry tests prove the two equal.
 """
 from __future__ import annotations
 
@@ -12,8 +14,7 @@ import numpy
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ..backend.kernels import kernels_for
-from ._util import out_of_range
+from .checks import out_of_range
 
 
 def _is_basic(index) -> bool:
@@ -143,6 +144,21 @@ class Take(Function):
 
 
 def scatter_add_rows(ids, rows, num_rows: int):
-    """out[i] = sum of rows[j] over all j with ids[j] == i, shape (num_rows, D):
-    an embedding's gradient (repeated ids add up), by the kernel of the backend."""
-    return kernels_for(rows).scatter_add_rows(ids, rows, num_rows)
+    """out[i] = sum of rows[j] over all j with ids[j] == i, shape (num_rows, D): an
+    embedding's gradient (repeated ids add up; ``add.at`` adds every one, where
+    ``out[ids] += rows`` would keep only the last)."""
+    xp = get_array_module(rows)
+    out = xp.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
+    xp.add.at(out, ids, rows)
+    return out
+
+
+def getitem(x, index):
+    return GetItem.apply(x, _unwrap_index(index))
+
+
+def take(x, indices, axis=0):
+    """Gather slices of ``x`` along ``axis`` (the embedding lookup for axis 0)."""
+    xp = get_array_module(x.data)
+    idx = indices if isinstance(indices, Tensor) else Tensor(xp.asarray(indices))
+    return Take.apply(x, idx, axis=axis)

@@ -3,14 +3,12 @@
 Backward undoes the reduction's change of shape: the gradient of the reduced
 tensor is reshaped with the reduced axes kept (length 1) and broadcast back
 over them, times the local derivative (1 for sum, 1/N for mean, ...).
-``backward_graph`` (for ``create_graph=True``) does the same with Tensor ops
-on the input ``ctx.inputs[0]``.
 """
 from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ._util import constant, expand_graph, keepdims_shape, normalize_axis
+from .broadcasting import keepdims_shape, normalize_axis
 
 
 def _expand(grad, x_shape, axes):
@@ -24,6 +22,11 @@ def _count(shape, axes) -> int:
     for a in axes:
         n *= shape[a]
     return n
+
+
+def _drop_axes(out, axes):
+    """A result computed with keepdims=True, without the reduced axes."""
+    return out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
 
 
 class Sum(Function):
@@ -48,9 +51,9 @@ class Sum(Function):
         return xp.broadcast_to(grad, ctx.x_shape)
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return expand_graph(grad, ctx.x_shape, ctx.axes)
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001  (NumPy's name)
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 class Mean(Function):
@@ -74,9 +77,9 @@ class Mean(Function):
         return xp.broadcast_to(grad / n, ctx.x_shape)
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return expand_graph(grad / _count(ctx.x_shape, ctx.axes), ctx.x_shape, ctx.axes)
+
+def mean(x, axis=None, keepdims=False):
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
 class Var(Function):
@@ -84,7 +87,7 @@ class Var(Function):
     def forward(ctx, x, axis=None, keepdims=False, ddof=0):
         axes = normalize_axis(axis, x.ndim, "var")
         centered = x - x.mean(axis=axes, keepdims=True)
-        ctx.save_for_backward(centered)
+        ctx.save_for_backward(x)
         ctx.axes, ctx.ddof = axes, ddof
         n = _count(x.shape, axes) - ddof
         return (centered * centered).sum(axis=axes, keepdims=keepdims) / n
@@ -95,94 +98,80 @@ class Var(Function):
 
         (The mean's own dependence on x_i drops out: sum(x - mean) = 0.)
         """
-        (centered,) = ctx.saved_tensors
-        n = _count(centered.shape, ctx.axes) - ctx.ddof
-        return _expand(grad, centered.shape, ctx.axes) * centered * (2 / n)
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        x = ctx.inputs[0]
+        (x,) = ctx.saved_tensors
         centered = x - x.mean(axis=ctx.axes, keepdims=True)
         n = _count(x.shape, ctx.axes) - ctx.ddof
-        return expand_graph(grad, x.shape, ctx.axes) * centered * (2 / n)
+        return _expand(grad, x.shape, ctx.axes) * centered * (2 / n)
 
 
-class Max(Function):
-    @staticmethod
-    def forward(ctx, x, axis=None, keepdims=False):
-        axes = normalize_axis(axis, x.ndim, "max")
-        out = x.max(axis=axes, keepdims=True)
-        ctx.save_for_backward(x, out)
-        ctx.axes = axes
-        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
+def var(x, axis=None, keepdims=False, ddof=0):
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+class _Extremum(Function):
+    """Max and Min: the gradient goes to the extreme element (split evenly between ties)."""
 
     @staticmethod
     def backward(ctx, grad):
-        """The gradient goes to the maximal element (split evenly between ties)."""
+        """d max(x)/dx_i = 1 for the maximal x_i, 0 elsewhere; k tied maxima get 1/k each."""
         x, out = ctx.saved_tensors
-        return _to_extremes(grad, x, out, ctx.axes)
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return _to_extremes_graph(ctx, grad)
+        is_extreme = (x == out).astype(x.dtype)
+        share = is_extreme / is_extreme.sum(axis=ctx.axes, keepdims=True)
+        return _expand(grad, x.shape, ctx.axes) * share
 
 
-class Min(Function):
+def _extremum_forward(ctx, x, axis, keepdims, name):
+    axes = normalize_axis(axis, x.ndim, name)
+    out = getattr(x, name)(axis=axes, keepdims=True)
+    ctx.save_for_backward(x, out)   # out only to tell which elements are extreme: a constant
+    ctx.axes = axes
+    return out if keepdims else _drop_axes(out, axes)
+
+
+class Max(_Extremum):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = normalize_axis(axis, x.ndim, "min")
-        out = x.min(axis=axes, keepdims=True)
-        ctx.save_for_backward(x, out)
-        ctx.axes = axes
-        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
+        return _extremum_forward(ctx, x, axis, keepdims, "max")
 
+
+class Min(_Extremum):
     @staticmethod
-    def backward(ctx, grad):
-        """The gradient goes to the minimal element (split evenly between ties)."""
-        x, out = ctx.saved_tensors
-        return _to_extremes(grad, x, out, ctx.axes)
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return _to_extremes_graph(ctx, grad)
+    def forward(ctx, x, axis=None, keepdims=False):
+        return _extremum_forward(ctx, x, axis, keepdims, "min")
 
 
-def _to_extremes(grad, x, out, axes):
-    is_extreme = (x == out).astype(x.dtype)
-    count = is_extreme.sum(axis=axes, keepdims=True)
-    return _expand(grad, x.shape, axes) * is_extreme / count
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return Max.apply(x, axis=axis, keepdims=keepdims)
 
 
-def _to_extremes_graph(ctx, grad):
-    """_to_extremes on Tensors: which elements are extreme is a constant."""
-    x, out = ctx.saved_tensors
-    is_extreme = (x == out).astype(x.dtype)
-    share = is_extreme / is_extreme.sum(axis=ctx.axes, keepdims=True)
-    return expand_graph(grad, x.shape, ctx.axes) * constant(share, grad)
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+def _logsumexp_kept(x, axes):
+    """log sum exp(x) over ``axes``, kept as axes of length 1 (stable: the max is subtracted)."""
+    xp = get_array_module(x)
+    m = xp.max(x, axis=axes, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)      # a row of -inf: exp(-inf - 0) = 0, log 0 = -inf
+    return xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
 
 
 class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        xp = get_array_module(x)
         axes = normalize_axis(axis, x.ndim, "logsumexp")
-        # subtract the max so that exp never overflows; add it back after the log
-        m = x.max(axis=axes, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        out = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
-        ctx.save_for_backward(x, out)
+        out = _logsumexp_kept(x, axes)
+        ctx.save_for_backward(x)
         ctx.axes = axes
-        return out if keepdims else out.reshape([n for i, n in enumerate(out.shape) if i not in axes])
+        return out if keepdims else _drop_axes(out, axes)
 
     @staticmethod
     def backward(ctx, grad):
         """d logsumexp(x)/dx_i = exp(x_i - logsumexp(x)) = softmax(x)_i."""
-        x, out = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         xp = get_array_module(x)
-        return _expand(grad, x.shape, ctx.axes) * xp.exp(x - out)
+        return _expand(grad, x.shape, ctx.axes) * xp.exp(x - _logsumexp_kept(x, ctx.axes))
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        x = ctx.inputs[0]
-        out = x.logsumexp(axis=ctx.axes, keepdims=True)
-        return expand_graph(grad, x.shape, ctx.axes) * (x - out).exp()
+
+def logsumexp(x, axis=None, keepdims=False):
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)

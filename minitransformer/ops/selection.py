@@ -2,80 +2,63 @@
 
 The gradient goes to whichever input was chosen; for ties in maximum and
 minimum it is split half and half, as PyTorch does.  Which input was chosen
-does not change under a small change of the inputs, so in ``backward_graph``
-(for ``create_graph=True``) the choice enters as a constant factor.
+does not change under a small change of the inputs: it is a comparison,
+a constant factor on Tensors too (``create_graph=True``).
 """
 from __future__ import annotations
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ._util import constant, shapes_error, unbroadcast
+from .broadcasting import python_scalar, unbroadcast
+from .checks import shapes_error
 
 
-class Maximum(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        xp = get_array_module(a, b)
-        ctx.save_for_backward(a, b)
-        try:
-            return xp.maximum(a, b)
-        except ValueError:
-            raise shapes_error("maximum", a, b) from None
+def _shape(x) -> tuple:
+    return tuple(getattr(x, "shape", ()))
+
+
+class _Choice(Function):
+    """Maximum and Minimum: the chosen input gets the gradient, ties half each."""
 
     @staticmethod
     def backward(ctx, grad):
-        """d max(a,b)/da = 1 where a > b, 1/2 where a == b, else 0 (and likewise for b)."""
+        """d max(a,b)/da = 1 where a was chosen, 1/2 where a == b, else 0 (and likewise for b)."""
         a, b = ctx.saved_tensors
-        share_a = (a > b) + 0.5 * (a == b)
-        ga = unbroadcast(grad * share_a, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(grad * (1 - share_a), b.shape) if ctx.needs_input_grad[1] else None
-        return _cast(ga, a), _cast(gb, b)
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _shares_graph(ctx, grad, (a > b) + 0.5 * (a == b))
+        chosen_a = (a > b) if ctx.pick == "maximum" else (a < b)
+        share_a = (chosen_a + 0.5 * (a == b)).astype(grad.dtype)
+        ga = unbroadcast(grad * share_a, _shape(a)) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(grad * (1 - share_a), _shape(b)) if ctx.needs_input_grad[1] else None
+        return ga, gb
 
 
-class Minimum(Function):
+def _choice_forward(ctx, a, b, pick):
+    xp = get_array_module(a, b)
+    ctx.save_for_backward(a, b)
+    ctx.pick = pick
+    try:
+        return getattr(xp, pick)(a, b)
+    except ValueError:
+        raise shapes_error(pick, a, b) from None
+
+
+class Maximum(_Choice):
     @staticmethod
     def forward(ctx, a, b):
-        xp = get_array_module(a, b)
-        ctx.save_for_backward(a, b)
-        try:
-            return xp.minimum(a, b)
-        except ValueError:
-            raise shapes_error("minimum", a, b) from None
+        return _choice_forward(ctx, a, b, "maximum")
 
+
+class Minimum(_Choice):
     @staticmethod
-    def backward(ctx, grad):
-        """d min(a,b)/da = 1 where a < b, 1/2 where a == b, else 0 (and likewise for b)."""
-        a, b = ctx.saved_tensors
-        share_a = (a < b) + 0.5 * (a == b)
-        ga = unbroadcast(grad * share_a, a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(grad * (1 - share_a), b.shape) if ctx.needs_input_grad[1] else None
-        return _cast(ga, a), _cast(gb, b)
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _shares_graph(ctx, grad, (a < b) + 0.5 * (a == b))
+    def forward(ctx, a, b):
+        return _choice_forward(ctx, a, b, "minimum")
 
 
-def _shares_graph(ctx, grad, share_a):
-    """The backward of maximum/minimum on Tensors: a's share of the gradient, b's the rest."""
-    a, b = ctx.saved_tensors
-    share_a = get_array_module(grad.data).asarray(share_a)
-    ga = unbroadcast(grad * constant(share_a, grad), a.shape) if ctx.needs_input_grad[0] else None
-    gb = unbroadcast(grad * constant(1 - share_a, grad), b.shape) if ctx.needs_input_grad[1] else None
-    return ga, gb
+def maximum(a, b):
+    return Maximum.apply(python_scalar(a), python_scalar(b))
 
 
-def _cast(g, like):
-    # (a > b) + 0.5 is a float64 array of shares: bring the product back to float32
-    if g is None or not hasattr(like, "dtype"):
-        return g
-    return g.astype(like.dtype, copy=False)
+def minimum(a, b):
+    return Minimum.apply(python_scalar(a), python_scalar(b))
 
 
 class Where(Function):
@@ -84,8 +67,8 @@ class Where(Function):
         xp = get_array_module(condition, a, b)
         if condition.dtype != bool:
             raise TypeError(f"where: condition must be boolean, got dtype {condition.dtype}")
-        ctx.condition = condition
-        ctx.shapes = (getattr(a, "shape", ()), getattr(b, "shape", ()))
+        ctx.save_for_backward(condition)
+        ctx.shapes = (_shape(a), _shape(b))
         try:
             return xp.where(condition, a, b)
         except ValueError:
@@ -94,19 +77,19 @@ class Where(Function):
     @staticmethod
     def backward(ctx, grad):
         """d where(c, a, b)/da = c and d/db = not c (unbroadcast each)."""
-        c = ctx.condition
+        (c,) = ctx.saved_tensors
         sa, sb = ctx.shapes
         ga = unbroadcast(grad * c, sa) if ctx.needs_input_grad[1] else None
         gb = unbroadcast(grad * ~c, sb) if ctx.needs_input_grad[2] else None
         return None, ga, gb
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        c = ctx.condition
-        sa, sb = ctx.shapes
-        ga = unbroadcast(grad * constant(c, grad), sa) if ctx.needs_input_grad[1] else None
-        gb = unbroadcast(grad * constant(~c, grad), sb) if ctx.needs_input_grad[2] else None
-        return None, ga, gb
+
+def where(condition, a, b):
+    """Elements of ``a`` where ``condition`` is True, of ``b`` elsewhere."""
+    if not isinstance(condition, Tensor):
+        data = [x.data for x in (a, b) if isinstance(x, Tensor)]
+        condition = Tensor(get_array_module(*data).asarray(condition))
+    return Where.apply(condition, python_scalar(a), python_scalar(b))
 
 
 class MaskedFill(Function):
@@ -121,14 +104,17 @@ class MaskedFill(Function):
             raise shapes_error("masked_fill", x, mask) from None
         if out.shape != x.shape:
             raise shapes_error("masked_fill", x, mask, reason="differ: the mask must broadcast to the tensor's shape")
-        ctx.mask = mask
+        ctx.save_for_backward(mask)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         """Filled places are constants: gradient 0 there, 1 elsewhere."""
-        return grad * ~ctx.mask, None, None
+        (mask,) = ctx.saved_tensors
+        return grad * ~mask, None, None
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return grad * constant(~ctx.mask, grad), None, None
+
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` written where ``mask`` is True (as PyTorch's masked_fill)."""
+    mask = mask if isinstance(mask, Tensor) else Tensor(get_array_module(x.data).asarray(mask))
+    return MaskedFill.apply(x, mask, float(value))

@@ -2,16 +2,13 @@
 
 Their backward moves the gradient back: reshape undoes reshape, transpose
 applies the inverse permutation, broadcast_to sums over the broadcast axes,
-concatenate and stack cut the gradient into the pieces' shapes.  Each
-backward uses only methods that Tensors have too (reshape, transpose,
-indexing, sums), so it serves as its own ``backward_graph``: given a Tensor
-gradient (``create_graph=True``), it records its steps in the graph.
+concatenate and stack cut the gradient into the pieces' shapes.
 """
 from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ._util import normalize_axis, unbroadcast
+from .broadcasting import normalize_axis, unbroadcast
 
 
 class Reshape(Function):
@@ -31,7 +28,6 @@ class Reshape(Function):
         """Reshaping keeps every value: reshape the gradient back."""
         return grad.reshape(ctx.x_shape), None
 
-    backward_graph = backward
 
 
 class Transpose(Function):
@@ -50,9 +46,8 @@ class Transpose(Function):
         inverse = [0] * len(ctx.axes)
         for i, a in enumerate(ctx.axes):
             inverse[a] = i
-        return grad.transpose(inverse), None
+        return get_array_module(grad).transpose(grad, inverse), None
 
-    backward_graph = backward
 
 
 class BroadcastTo(Function):
@@ -69,7 +64,6 @@ class BroadcastTo(Function):
         """Each element was copied: sum the copies' gradients (unbroadcast)."""
         return unbroadcast(grad, ctx.x_shape), None
 
-    backward_graph = backward
 
 
 class Concatenate(Function):
@@ -98,7 +92,6 @@ class Concatenate(Function):
             start += n
         return tuple(pieces)
 
-    backward_graph = backward
 
 
 class Stack(Function):
@@ -123,4 +116,89 @@ class Stack(Function):
             pieces.append(grad[tuple(index)])
         return tuple(pieces)
 
-    backward_graph = backward
+
+
+def reshape(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(x, tuple(int(s) for s in shape))
+
+
+def transpose(x, *axes):
+    """Permute axes as NumPy does; with no axes, reverse them."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose.apply(x, tuple(axes) if axes else None)
+
+
+def permute(x, *axes):
+    return transpose(x, *axes)
+
+
+def swapaxes(x, axis1: int, axis2: int):
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return Transpose.apply(x, tuple(axes))
+
+
+def broadcast_to(x, shape):
+    return BroadcastTo.apply(x, tuple(shape))
+
+
+def expand(x, *shape):
+    """PyTorch's name for broadcast_to; -1 keeps a dimension."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    offset = len(shape) - x.ndim
+    shape = tuple(x.shape[i - offset] if s == -1 else s for i, s in enumerate(shape))
+    return broadcast_to(x, shape)
+
+
+def squeeze(x, axis=None):
+    """Remove axes of length 1 (all of them, or the ones named)."""
+    if axis is None:
+        new_shape = tuple(n for n in x.shape if n != 1)
+    else:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = {a % x.ndim for a in axes}
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} has length {x.shape[a]}, not 1 (shape {x.shape})")
+        new_shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    return Reshape.apply(x, new_shape)
+
+
+def unsqueeze(x, axis: int):
+    """Insert an axis of length 1 at position ``axis`` (NumPy's expand_dims)."""
+    ndim = x.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"unsqueeze: axis {axis} out of range for a result with {ndim} dimensions")
+    axis %= ndim
+    return Reshape.apply(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def concatenate(tensors, axis=0):
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    return Stack.apply(*tensors, axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split along ``axis`` like numpy.split: a count of equal parts, or cut points."""
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ValueError(f"split: axis {axis} of length {n} cannot be split into {indices_or_sections} equal parts")
+        step = n // indices_or_sections
+        cuts = list(range(step, n, step))
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0] + cuts + [n]
+    index = [slice(None)] * x.ndim
+    parts = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        index[axis] = slice(start, stop)
+        parts.append(x[tuple(index)])
+    return parts

@@ -2,23 +2,19 @@
 
 Each backward multiplies the incoming gradient by the derivative, evaluated
 at the saved input or, where it is cheaper, at the saved output
-(d exp(x)/dx = exp(x), d tanh(x)/dx = 1 - tanh(x)^2).
-
-``backward_graph`` (for ``create_graph=True``) writes the same derivative with
-Tensor ops on the input ``ctx.inputs[0]``, recomputing what backward read from
-its saved arrays; a piecewise-constant factor (relu's x > 0, abs's sign,
-clip's inside) enters as a constant, since its own derivative is zero.
+(d exp(x)/dx = exp(x), d tanh(x)/dx = 1 - tanh(x)^2).  A piecewise-constant
+factor (relu's x > 0, abs's sign, clip's inside) is a comparison: on
+Tensors (``create_graph=True``) it is a constant, since its own derivative
+is zero.
 """
 from __future__ import annotations
 
 import math
 
-
-from ..autograd import Function
+from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from ..backend.kernels import kernels_for
-from ..parallel import for_each_row_block
-from ._util import constant
+from ..backend.special import erf as erf_of_array
+from .broadcasting import python_scalar
 
 
 class Exp(Function):
@@ -36,9 +32,9 @@ class Exp(Function):
         return grad * out
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return grad * ctx.inputs[0].exp()
+
+def exp(x):
+    return Exp.apply(x)
 
 
 class Log(Function):
@@ -55,9 +51,9 @@ class Log(Function):
         return grad / x
         # END SOLUTION
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return grad / ctx.inputs[0]
+
+def log(x):
+    return Log.apply(x)
 
 
 class Sqrt(Function):
@@ -73,9 +69,9 @@ class Sqrt(Function):
         (out,) = ctx.saved_tensors
         return grad / (2 * out)
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        return grad / (2 * ctx.inputs[0].sqrt())
+
+def sqrt(x):
+    return Sqrt.apply(x)
 
 
 class Abs(Function):
@@ -90,10 +86,9 @@ class Abs(Function):
         (x,) = ctx.saved_tensors
         return grad * get_array_module(x).sign(x)
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * constant(get_array_module(x).sign(x), grad)
+
+def abs(x):  # noqa: A001  (NumPy's name)
+    return Abs.apply(x)
 
 
 class Tanh(Function):
@@ -109,10 +104,9 @@ class Tanh(Function):
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        t = ctx.inputs[0].tanh()
-        return grad * (1 - t * t)
+
+def tanh(x):
+    return Tanh.apply(x)
 
 
 class Sigmoid(Function):
@@ -130,22 +124,15 @@ class Sigmoid(Function):
         (out,) = ctx.saved_tensors
         return grad * out * (1 - out)
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        s = ctx.inputs[0].sigmoid()
-        return grad * s * (1 - s)
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
 
 
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
-        xp = get_array_module(x)
-        out = xp.empty_like(x)
-
-        def block(rows):   # element-wise: blocks of rows run on separate threads
-            xp.maximum(x[rows], 0, out=out[rows])
-
-        for_each_row_block(block, x)
+        out = get_array_module(x).maximum(x, 0)
         ctx.save_for_backward(out)
         return out
 
@@ -153,19 +140,11 @@ class Relu(Function):
     def backward(ctx, grad):
         """d relu(x)/dx = 1 where x > 0, else 0."""
         (out,) = ctx.saved_tensors
-        xp = get_array_module(grad)
-        gx = xp.empty(out.shape, dtype=grad.dtype)
+        return grad * (out > 0)
 
-        def block(rows):
-            xp.multiply(grad[rows], out[rows] > 0, out=gx[rows])
 
-        for_each_row_block(block, out, passes=2)
-        return gx
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad * constant(out > 0, grad)
+def relu(x):
+    return Relu.apply(x)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -177,59 +156,52 @@ class GeluTanh(Function):
     def forward(ctx, x):
         """gelu(x) ~= x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)."""
         xp = get_array_module(x)
-        t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
-        ctx.save_for_backward(x, t)
-        return 0.5 * x * (1 + t)
+        ctx.save_for_backward(x)
+        return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)))
 
     @staticmethod
     def backward(ctx, grad):
-        """d/dx = (1 + t)/2 + x/2 (1 - t^2) du/dx, du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
-        x, t = ctx.saved_tensors
+        """d/dx = (1 + t)/2 + x/2 (1 - t^2) du/dx, t = tanh(u), du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
+        (x,) = ctx.saved_tensors
+        t = get_array_module(x).tanh(_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x))
         du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
         return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        x = ctx.inputs[0]
-        t = (_SQRT_2_OVER_PI * (x + _GELU_C * x * x * x)).tanh()
-        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * x * x)
-        return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
-
-
-def erf(x):
-    """The error function, elementwise, by the kernel of x's backend (NumPy has none of its own)."""
-    return kernels_for(x).erf(x)
 
 
 class GeluErf(Function):
     @staticmethod
     def forward(ctx, x):
         """gelu(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2."""
-        cdf = (0.5 * (1 + erf(x * (1 / math.sqrt(2))))).astype(x.dtype, copy=False)
-        ctx.save_for_backward(x, cdf)
-        return x * cdf
+        ctx.save_for_backward(x)
+        return x * _normal_cdf(x)
 
     @staticmethod
     def backward(ctx, grad):
         """d(x Phi(x))/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi)."""
-        x, cdf = ctx.saved_tensors
-        xp = get_array_module(x)
-        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
-        return grad * (cdf + x * pdf)
+        (x,) = ctx.saved_tensors
+        pdf = get_array_module(x).exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return grad * (_normal_cdf(x) + x * pdf)
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        x = ctx.inputs[0]
-        cdf = 0.5 * (1 + Erf.apply(x * (1 / math.sqrt(2))))
-        pdf = (-0.5 * x * x).exp() * (1 / math.sqrt(2 * math.pi))
-        return grad * (cdf + x * pdf)
+
+def _normal_cdf(x):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, in x's dtype."""
+    return 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def gelu(x, approximate: str = "tanh"):
+    """GELU: ``approximate='tanh'`` (the fast form) or ``'none'`` (exact, with erf)."""
+    if approximate == "tanh":
+        return GeluTanh.apply(x)
+    if approximate == "none":
+        return GeluErf.apply(x)
+    raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
 
 
 class Erf(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return erf(x).astype(x.dtype, copy=False)
+        return erf_of_array(x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -237,10 +209,12 @@ class Erf(Function):
         (x,) = ctx.saved_tensors
         return grad * (2 / math.sqrt(math.pi)) * get_array_module(x).exp(-x * x)
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        x = ctx.inputs[0]
-        return grad * (2 / math.sqrt(math.pi)) * (-x * x).exp()
+
+def erf(x):
+    """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise (of a Tensor or an array)."""
+    if isinstance(x, Tensor):
+        return Erf.apply(x)
+    return erf_of_array(x).astype(x.dtype, copy=False)
 
 
 class Clip(Function):
@@ -252,21 +226,16 @@ class Clip(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """d clip(x)/dx = 1 inside [low, high], 0 where the value was clipped."""
+        """d clip(x)/dx = 1 inside [low, high], 0 where the value was clipped (a missing bound does not clip)."""
         (x,) = ctx.saved_tensors
-        return grad * _inside(x, *ctx.bounds), None, None
+        low, high = ctx.bounds
+        g = grad
+        if low is not None:
+            g = g * (x >= low)
+        if high is not None:
+            g = g * (x <= high)
+        return g, None, None
 
-    @staticmethod
-    def backward_graph(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * constant(_inside(x, *ctx.bounds), grad), None, None
 
-
-def _inside(x, low, high):
-    """Where low <= x <= high (a missing bound does not clip)."""
-    inside = get_array_module(x).ones(x.shape, dtype=bool)
-    if low is not None:
-        inside &= x >= low
-    if high is not None:
-        inside &= x <= high
-    return inside
+def clip(x, low=None, high=None):
+    return Clip.apply(x, python_scalar(low), python_scalar(high))

@@ -1,11 +1,27 @@
 """Adam: adaptive moment estimation (Kingma & Ba, 2015), with optional AMSGrad."""
 from __future__ import annotations
 
-import math
-
-from ..backend import get_array_module
-from ..backend.kernels import kernels_for
+from ..backend import backend_of, get_array_module
+from ..backend.fast import find_fast_version
 from .optimizer import Optimizer
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, *, step, lr, beta1, beta2, eps, max_exp_avg_sq=None):
+    """One Adam step for one parameter, in place on ``param`` and its moments ``exp_avg``, ``exp_avg_sq``.
+
+    The formula of the class docstring, line by line.  (The backend may have
+    a fast version of this routine, the same update without temporaries.)
+    """
+    xp = get_array_module(param)
+    exp_avg[...] = beta1 * exp_avg + (1 - beta1) * grad                 # m_t
+    exp_avg_sq[...] = beta2 * exp_avg_sq + (1 - beta2) * grad * grad    # v_t
+    v = exp_avg_sq
+    if max_exp_avg_sq is not None:                                      # AMSGrad: the largest v so far
+        max_exp_avg_sq[...] = xp.maximum(max_exp_avg_sq, exp_avg_sq)
+        v = max_exp_avg_sq
+    m_hat = exp_avg / (1 - beta1 ** step)
+    v_hat = v / (1 - beta2 ** step)
+    param -= lr * m_hat / (xp.sqrt(v_hat) + eps)
 
 
 class Adam(Optimizer):
@@ -67,10 +83,6 @@ class Adam(Optimizer):
         t = state["step"]
         if wd != 0:
             grad = self._decay(param, grad, lr, wd)
-        # eta * m_hat / (sqrt(v_hat) + eps) written as PyTorch does:
-        # (eta / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), in place (one fused kernel on a GPU)
-        kernels_for(param).adam_update(
-            param, grad, state["exp_avg"], state["exp_avg_sq"], beta1, beta2,
-            step_size=lr / (1.0 - beta1 ** t), bias_correction2_sqrt=math.sqrt(1.0 - beta2 ** t), eps=eps,
-            max_exp_avg_sq=state["max_exp_avg_sq"] if group["amsgrad"] else None,
-        )
+        update = find_fast_version("minitransformer.optim.adam.adam_update", backend_of(param)) or adam_update
+        update(param, grad, state["exp_avg"], state["exp_avg_sq"], step=t, lr=lr, beta1=beta1, beta2=beta2,
+               eps=eps, max_exp_avg_sq=state["max_exp_avg_sq"] if group["amsgrad"] else None)

@@ -25,7 +25,7 @@ from numbers import Real
 
 from ..autograd import Tensor, enable_grad
 from ..backend import backend_of, get_array_module, to_host
-from ..parallel import run_parallel, shares_by_size
+from ..backend.threads import run_parallel, shares_by_size
 
 # hyper-parameters that make sense only when >= 0, wherever a rule uses them
 _NON_NEGATIVE = ("lr", "eps", "weight_decay", "momentum", "dampening", "lr_decay",

@@ -65,7 +65,7 @@ def test_check_without_a_folder_grades_the_reference(capsys):
 
 def test_a_failing_exercise_prints_the_reason_and_exits_1(tmp_path, capsys):
     main(["exercises", "make", str(tmp_path)])
-    replace_stub(tmp_path / get_exercise(12).filename, "DropoutFunction", "return grad")
+    replace_stub(tmp_path / get_exercise(12).filename, "Dropout", "return grad")
     capsys.readouterr()
     assert main(["exercises", "check", str(tmp_path), "-e", "12"]) == 1
     line = capsys.readouterr().out.splitlines()[0]
@@ -79,7 +79,7 @@ def _graded_folder(tmp_path):
     main(["exercises", "make", str(tmp_path)])
     mean = get_exercise(5)
     replace_stub(tmp_path / mean.filename, "Mean", solution_source(mean.functions[0].load()))
-    replace_stub(tmp_path / get_exercise(12).filename, "DropoutFunction", "return grad")
+    replace_stub(tmp_path / get_exercise(12).filename, "Dropout", "return grad")
     return tmp_path
 
 

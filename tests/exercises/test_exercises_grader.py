@@ -15,13 +15,13 @@ import minitransformer as mt
 from minitransformer.exercises import (
     EXERCISES, check_exercises, get_exercise, make_exercises, replace_stub, solution_source,
 )
-from minitransformer.exercises.attention import AttentionFunction, attention_weights, fused_attention
+from minitransformer.exercises.attention import Attention, attention_weights, fused_attention
 from minitransformer.functional.activation import LogSoftmax, Softmax
-from minitransformer.functional.embedding import EmbeddingFunction
-from minitransformer.functional.loss import CrossEntropyFunction
-from minitransformer.functional.normalization import LayerNormFunction
+from minitransformer.functional.embedding import Embedding
+from minitransformer.functional.loss import CrossEntropy
+from minitransformer.functional.normalization import LayerNorm
 from minitransformer.ops.arithmetic import Div, Mul
-from minitransformer.ops.matmul import MatMul
+from minitransformer.ops.matrix_product import MatMul
 from minitransformer.ops.reduction import Mean, Sum
 from minitransformer.ops.unary import Log
 
@@ -43,34 +43,34 @@ WRONG = {
     "mean without 1/N": (5, "Mean", lambda: edited(Mean, "grad / n", "grad")),
     "softmax without the subtraction": (7, "Softmax", lambda: "(y,) = ctx.saved_tensors\nreturn y * grad"),
     "log-softmax without the softmax term": (8, "LogSoftmax", lambda: "return grad"),
-    "cross-entropy without the softmax term": (8, "CrossEntropyFunction", lambda: edited(
-        CrossEntropyFunction, "xp.multiply(probs, weight[:, None], out=g)", "g[...] = 0")),
-    "layer norm missing the mean(g_hat) term": (9, "LayerNormFunction", lambda: edited(
-        LayerNormFunction, "out -= row_mean(g_hat, n_axes)", "")),
-    "layer norm missing the x_hat term": (9, "LayerNormFunction", lambda: edited(
-        LayerNormFunction, "xp.subtract(g_hat, out, out=out)", "out[...] = g_hat")),
-    "embedding overwrites repeated ids": (10, "EmbeddingFunction", lambda: """
+    "cross-entropy without the softmax term": (8, "CrossEntropy", lambda: edited(
+        CrossEntropy, "xp.multiply(probs, weight[:, None], out=g)", "g[...] = 0")),
+    "layer norm missing the mean(g_hat) term": (9, "LayerNorm", lambda: edited(
+        LayerNorm, "out -= row_mean(g_hat, n_axes)", "")),
+    "layer norm missing the x_hat term": (9, "LayerNorm", lambda: edited(
+        LayerNorm, "xp.subtract(g_hat, out, out=out)", "out[...] = g_hat")),
+    "embedding overwrites repeated ids": (10, "Embedding", lambda: """
         (ids,) = ctx.saved_tensors
         dim = grad.shape[-1]
         gw = get_array_module(grad).zeros((ctx.num_rows, dim), dtype=grad.dtype)
         gw[ids.reshape(-1)] = grad.reshape(-1, dim)
         return gw, None
         """),
-    "attention forgets the mask": (11, "AttentionFunction", lambda: edited(
-        AttentionFunction, "attention_weights(q, k, mask)", "attention_weights(q, k)")),
-    "dropout forgets the 1/(1-p) scale": (12, "DropoutFunction", lambda: "(mask,) = ctx.saved_tensors\n"
+    "attention forgets the mask": (11, "Attention", lambda: edited(
+        Attention, "attention_weights(q, k, mask)", "attention_weights(q, k)")),
+    "dropout forgets the 1/(1-p) scale": (12, "Dropout", lambda: "(mask,) = ctx.saved_tensors\n"
                                                                          "return grad * (mask != 0)"),
     # --- the mistakes that slipped through depending on the seed (or always)
-    "embedding padding row hard-coded as 0": (10, "EmbeddingFunction", lambda: edited(
-        EmbeddingFunction, "gw[ctx.padding_idx] = 0", "gw[0] = 0")),
+    "embedding padding row hard-coded as 0": (10, "Embedding", lambda: edited(
+        Embedding, "gw[ctx.padding_idx] = 0", "gw[0] = 0")),
     "sum broadcast without restoring the reduced axes": (4, "Sum", lambda: edited(
         Sum, "if not ctx.keepdims:\n    grad = xp.expand_dims(grad, ctx.axes)\n", "")),
     "mean broadcast without restoring the reduced axes": (5, "Mean", lambda: edited(
         Mean, "if not ctx.keepdims:\n    grad = xp.expand_dims(grad, ctx.axes)\n", "")),
-    "cross-entropy mean over all rows, ignored ones included": (8, "CrossEntropyFunction", lambda: edited(
-        CrossEntropyFunction, "grad / max(ctx.count, 1)", "grad / all_t.size")),
-    "attention without 1/sqrt(d_k)": (11, "AttentionFunction", lambda: edited(
-        AttentionFunction, "scale = 1.0 / math.sqrt(q.shape[-1])", "scale = 1.0")),
+    "cross-entropy mean over all rows, ignored ones included": (8, "CrossEntropy", lambda: edited(
+        CrossEntropy, "grad / max(ctx.count, 1)", "grad / all_t.size")),
+    "attention without 1/sqrt(d_k)": (11, "Attention", lambda: edited(
+        Attention, "scale = 1.0 / math.sqrt(q.shape[-1])", "scale = 1.0")),
     # --- more classic ones
     "matmul dL/dB with the factors swapped": (3, "MatMul", lambda: edited(
         MatMul, "matmul(a2.swapaxes(-1, -2), g)", "matmul(g, a2.swapaxes(-1, -2))")),
@@ -88,21 +88,21 @@ WRONG = {
         Softmax, ".sum(axis=ctx.axis, keepdims=True)", ".sum(axis=ctx.axis)")),
     "softmax sums over the last axis": (7, "Softmax", lambda: edited(Softmax, "axis=ctx.axis", "axis=-1")),
     "log-softmax uses y for softmax(x)": (8, "LogSoftmax", lambda: edited(LogSoftmax, "xp.exp(y) * ", "y * ")),
-    "cross-entropy ignores label smoothing": (8, "CrossEntropyFunction", lambda: edited(
-        CrossEntropyFunction, "eps, num_classes = ctx.eps,", "eps, num_classes = 0.0,")),
-    "cross-entropy does not zero ignored rows": (8, "CrossEntropyFunction", lambda: edited(
-        CrossEntropyFunction, "all_weights = valid * scale", "all_weights = xp.ones(valid.shape) * scale")),
-    "layer norm bias gradient not summed over the batch": (9, "LayerNormFunction", lambda: edited(
-        LayerNormFunction, "gb = grad.sum(axis=batch_axes)", "gb = grad")),
-    "layer norm forgets the weight in g_hat": (9, "LayerNormFunction", lambda: edited(
-        LayerNormFunction, "g_hat = g if weight is None else g * weight", "g_hat = g")),
-    "embedding table one row short": (10, "EmbeddingFunction", lambda: edited(
-        EmbeddingFunction, "ctx.num_rows)", "ctx.num_rows - 1)")),
-    "attention dK without the transpose": (11, "AttentionFunction", lambda: edited(
-        AttentionFunction, "(ds.swapaxes(-1, -2) @ q)", "(ds @ q)")),
-    "attention softmax backward without the row sum": (11, "AttentionFunction", lambda: edited(
-        AttentionFunction, "ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))", "ds = p * dp")),
-    "dropout lets the gradient through dropped elements": (12, "DropoutFunction", lambda: "return grad"),
+    "cross-entropy ignores label smoothing": (8, "CrossEntropy", lambda: edited(
+        CrossEntropy, "eps, num_classes = ctx.eps,", "eps, num_classes = 0.0,")),
+    "cross-entropy does not zero ignored rows": (8, "CrossEntropy", lambda: edited(
+        CrossEntropy, "all_weights = valid * scale", "all_weights = xp.ones(valid.shape) * scale")),
+    "layer norm bias gradient not summed over the batch": (9, "LayerNorm", lambda: edited(
+        LayerNorm, "gb = grad.sum(axis=batch_axes)", "gb = grad")),
+    "layer norm forgets the weight in g_hat": (9, "LayerNorm", lambda: edited(
+        LayerNorm, "g_hat = g if weight is None else g * weight", "g_hat = g")),
+    "embedding table one row short": (10, "Embedding", lambda: edited(
+        Embedding, "ctx.num_rows)", "ctx.num_rows - 1)")),
+    "attention dK without the transpose": (11, "Attention", lambda: edited(
+        Attention, "(ds.swapaxes(-1, -2) @ q)", "(ds @ q)")),
+    "attention softmax backward without the row sum": (11, "Attention", lambda: edited(
+        Attention, "ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))", "ds = p * dp")),
+    "dropout lets the gradient through dropped elements": (12, "Dropout", lambda: "return grad"),
 }
 
 
@@ -223,12 +223,12 @@ def test_a_partly_done_exercise_is_not_attempted_and_says_what_is_left(tmp_path)
                  solution_source(get_exercise(8).functions[0].load()))
     (result,) = check_exercises(tmp_path, [8])
     assert result.status == "not attempted"
-    assert result.message == "CrossEntropyFunction.backward still raises NotImplementedError; LogSoftmax passes"
+    assert result.message == "CrossEntropy.backward still raises NotImplementedError; LogSoftmax passes"
 
 
 def test_the_padding_row_rule_is_checked(tmp_path):
     solution = solution_source(get_exercise(10).functions[0].load())
-    folder = student_folder(tmp_path, 10, "EmbeddingFunction",
+    folder = student_folder(tmp_path, 10, "Embedding",
                             solution.replace("gw[ctx.padding_idx] = 0", "pass"))
     (result,) = check_exercises(folder, [10])
     assert result.status == "fail"
@@ -284,7 +284,7 @@ def test_fused_attention_matches_the_composed_op_and_its_weights():
     weights = attention_weights(q.numpy(), k.numpy(), mask)
     np.testing.assert_allclose(weights.sum(-1)[:, 1:], 1)
     assert mt.gradcheck(lambda a, b, c: fused_attention(a, b, c, mask), [q, k, v])
-    with pytest.raises(ValueError, match="AttentionFunction: q .* do not fit"):
+    with pytest.raises(ValueError, match="Attention: q .* do not fit"):
         fused_attention(q, k, v[:, :4])
 
 
@@ -331,7 +331,7 @@ def test_a_transposed_gradient_and_a_wrong_table_size_are_named(tmp_path):
             "(dL/dA = dL/dC B^T") in result.message
     number, cls, code = WRONG["embedding table one row short"]
     result = failure(tmp_path / "emb", number, cls, code())
-    assert ("EmbeddingFunction.backward returned a gradient of shape (5, 3) for W, which has shape (6, 3): "
+    assert ("Embedding.backward returned a gradient of shape (5, 3) for W, which has shape (6, 3): "
             "the table W has 6 rows, so dL/dW needs 6 rows too") in result.message
     assert "broadcast" not in result.message
 

@@ -1,8 +1,8 @@
 """Every fused functional op passes ``mt.gradcheck`` (float64, shapes varied by Hypothesis).
 
 The hand-derived backward of each fused Function (Softmax, LogSoftmax,
-LayerNormFunction, LinearFunction, EmbeddingFunction, DropoutFunction,
-CrossEntropyFunction, MaskedSoftmax) is compared with central finite
+LayerNorm, Linear, Embedding, Dropout,
+CrossEntropy, MaskedSoftmax) is compared with central finite
 differences.  Values come from a seeded normal generator rather than
 Hypothesis' float strategies: near-constant layer-norm rows would make the
 finite differences themselves inaccurate, which tests nothing about backward.

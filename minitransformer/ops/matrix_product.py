@@ -1,15 +1,9 @@
-"""Matrix product with NumPy's rules: batched, broadcast batch dims, 1-D cases.
-
-``backward`` works on arrays and uses the threaded products of
-``minitransformer.parallel``; ``backward_graph`` (for ``create_graph=True``)
-is the same two formulas with Tensor matmuls, so that the gradient's own
-dependence on A, B and dL/dC is recorded.
-"""
+"""Matrix product with NumPy's rules: batched, broadcast batch dims, 1-D cases."""
 from __future__ import annotations
 
 from ..autograd import Function
-from ..parallel import matmul
-from ._util import graph_inputs, shapes_error, unbroadcast
+from .broadcasting import unbroadcast
+from .checks import shapes_error
 
 
 class MatMul(Function):
@@ -27,7 +21,7 @@ class MatMul(Function):
             )
         ctx.save_for_backward(a, b)
         try:
-            return matmul(a, b)   # a @ b, a batch of small products over threads
+            return a @ b
         except ValueError:
             raise shapes_error("matmul", a, b, reason="have batch dimensions that cannot be broadcast") from None
 
@@ -50,32 +44,12 @@ class MatMul(Function):
             g = g[..., None, :]
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = matmul(g, b2.swapaxes(-1, -2))
-            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
-        if ctx.needs_input_grad[1]:
-            if b2.ndim == 2 and a2.ndim > 2:
-                # a weight shared by every row of a batch: one large GEMM
-                # (A reshaped to rows)^T G instead of a batch of small ones summed
-                gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-            else:
-                gb = unbroadcast(matmul(a2.swapaxes(-1, -2), g), b2.shape)
-            gb = gb.reshape(b.shape)
-        return ga, gb
-        # END SOLUTION
-
-    @staticmethod
-    def backward_graph(ctx, grad):
-        a, b = graph_inputs(ctx, *ctx.saved_tensors)
-        a2 = a.reshape(1, -1) if a.ndim == 1 else a
-        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-        g = grad
-        if b.ndim == 1:
-            g = g.unsqueeze(-1)
-        if a.ndim == 1:
-            g = g.unsqueeze(-2)
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
             ga = unbroadcast(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
         if ctx.needs_input_grad[1]:
             gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape).reshape(b.shape)
         return ga, gb
+        # END SOLUTION
+
+
+def matmul(a, b):
+    return MatMul.apply(a, b)

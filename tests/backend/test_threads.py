@@ -18,31 +18,34 @@ import pytest
 
 import minitransformer as mt
 from minitransformer import functional as F
-from minitransformer import nn, optim, parallel
-from minitransformer.ops.matmul import MatMul
+from minitransformer import nn, optim
+from minitransformer.backend import threads as cpu_threads
+from minitransformer.backend.fast.gradient_sum import sum_over_threads
+from minitransformer.backend.fast.matmul import batched_products_over_threads
+from minitransformer.ops.matrix_product import MatMul
 
 
 @pytest.fixture
 def threads(monkeypatch):
     """set(n): n threads, blocks as small as one element, kernels of several passes
     in chunks of a row or two (restored afterwards)."""
-    before = parallel.get_num_threads()
-    monkeypatch.setattr(parallel, "MIN_BLOCK_WORK", 1)
-    monkeypatch.setattr(parallel, "CACHE_CHUNK_SIZE", 2)
+    before = cpu_threads.get_num_threads()
+    monkeypatch.setattr(cpu_threads, "MIN_BLOCK_WORK", 1)
+    monkeypatch.setattr(cpu_threads, "CACHE_CHUNK_SIZE", 2)
 
     def set_threads(n):
-        parallel.set_num_threads(n)
+        cpu_threads.set_num_threads(n)
 
     yield set_threads
-    parallel.set_num_threads(before)
+    cpu_threads.set_num_threads(before)
 
 
 @pytest.fixture
 def split_calls(monkeypatch):
     """The number of items of every ``run_parallel`` call made during the test."""
     calls = []
-    real_run_parallel = parallel.run_parallel
-    monkeypatch.setattr(parallel, "run_parallel", lambda fn, items: (calls.append(len(items)),
+    real_run_parallel = cpu_threads.run_parallel
+    monkeypatch.setattr(cpu_threads, "run_parallel", lambda fn, items: (calls.append(len(items)),
                                                                         real_run_parallel(fn, items)))
     return calls
 
@@ -78,34 +81,34 @@ def forward_backward(fn, *arrays, seed=0):
 # ------------------------------------------------------------------ the helpers
 def test_row_blocks_cover_every_row_once_in_near_equal_parts(threads):
     threads(3)
-    blocks = parallel.row_blocks(10, 10_000)
+    blocks = cpu_threads.row_blocks(10, 10_000)
     assert blocks == [slice(0, 3), slice(3, 6), slice(6, 10)]
-    assert parallel.row_blocks(2, 10_000) == [slice(0, 1), slice(1, 2)]     # never more blocks than rows
-    assert parallel.row_blocks(0, 0) == [slice(0, 0)]
+    assert cpu_threads.row_blocks(2, 10_000) == [slice(0, 1), slice(1, 2)]     # never more blocks than rows
+    assert cpu_threads.row_blocks(0, 0) == [slice(0, 0)]
 
 
 def test_small_work_stays_in_one_block():
-    assert parallel.row_blocks(1000, parallel.MIN_BLOCK_WORK - 1) == [slice(0, 1000)]
+    assert cpu_threads.row_blocks(1000, cpu_threads.MIN_BLOCK_WORK - 1) == [slice(0, 1000)]
 
 
 def test_the_passes_of_a_kernel_count_towards_its_work():
-    before = parallel.get_num_threads()
-    parallel.set_num_threads(2)
+    before = cpu_threads.get_num_threads()
+    cpu_threads.set_num_threads(2)
     try:
-        x = np.zeros((64, parallel.MIN_BLOCK_WORK // 64))
+        x = np.zeros((64, cpu_threads.MIN_BLOCK_WORK // 64))
         blocks = []
-        parallel.for_each_row_block(blocks.append, x)              # one pass: one block's work
+        cpu_threads.for_each_row_block(blocks.append, x)              # one pass: one block's work
         assert blocks == [slice(0, 64)]
         blocks.clear()
-        parallel.for_each_row_block(blocks.append, x, passes=2)    # two passes: two blocks' work
+        cpu_threads.for_each_row_block(blocks.append, x, passes=2)    # two passes: two blocks' work
         assert sorted(b.start for b in blocks) == [0, 32]
     finally:
-        parallel.set_num_threads(before)
+        cpu_threads.set_num_threads(before)
 
 
 def test_a_kernel_of_several_passes_sees_its_rows_in_cache_sized_chunks(threads, monkeypatch):
     threads(2)
-    monkeypatch.setattr(parallel, "CACHE_CHUNK_SIZE", 6)
+    monkeypatch.setattr(cpu_threads, "CACHE_CHUNK_SIZE", 6)
     calls, lock = [], threading.Lock()
 
     def block(rows):
@@ -113,10 +116,10 @@ def test_a_kernel_of_several_passes_sees_its_rows_in_cache_sized_chunks(threads,
             calls.append((rows.start, rows.stop))
 
     x = np.zeros((10, 3))                                   # 3 elements a row: 2 rows a chunk
-    parallel.for_each_row_block(block, x, passes=2)
+    cpu_threads.for_each_row_block(block, x, passes=2)
     assert sorted(calls) == [(0, 2), (2, 4), (4, 5), (5, 7), (7, 9), (9, 10)]   # blocks 0-5 and 5-10
     calls.clear()
-    parallel.for_each_row_block(block, x, passes=1)        # one pass: nothing to keep in cache
+    cpu_threads.for_each_row_block(block, x, passes=1)        # one pass: nothing to keep in cache
     assert sorted(calls) == [(0, 5), (5, 10)]
 
 
@@ -132,7 +135,7 @@ def test_blocks_run_on_several_threads_at_the_same_time(threads):
         all_started.wait()
         x[rows] += 1
 
-    parallel.for_each_row_block(block, x)
+    cpu_threads.for_each_row_block(block, x)
     assert sorted(seen) == [(0, 3), (3, 6), (6, 9)]
     assert len(set(seen.values())) == 3
     np.testing.assert_array_equal(x, np.ones((9, 4)))
@@ -141,8 +144,8 @@ def test_blocks_run_on_several_threads_at_the_same_time(threads):
 def test_split_false_and_zero_d_arrays_are_one_call_on_the_whole_array(threads):
     threads(3)
     calls = []
-    parallel.for_each_row_block(calls.append, np.zeros((6, 2)), split=False)
-    parallel.for_each_row_block(calls.append, np.float64(2.0))
+    cpu_threads.for_each_row_block(calls.append, np.zeros((6, 2)), split=False)
+    cpu_threads.for_each_row_block(calls.append, np.float64(2.0))
     assert calls == [Ellipsis, Ellipsis]
 
 
@@ -156,7 +159,7 @@ def test_an_error_in_a_block_reaches_the_caller_after_every_block_finished(threa
         done.append(rows.start)
 
     with pytest.raises(ValueError, match="block 3 failed"):
-        parallel.for_each_row_block(block, np.zeros((9, 1)))
+        cpu_threads.for_each_row_block(block, np.zeros((9, 1)))
     assert sorted(done) == [0, 6]
 
 
@@ -171,7 +174,7 @@ def test_an_interrupt_waits_for_the_workers_and_leaves_them_ready_for_the_next_j
         out[i] = 1
 
     with pytest.raises(KeyboardInterrupt):
-        parallel.run_parallel(interrupted_here, [0, 1])
+        cpu_threads.run_parallel(interrupted_here, [0, 1])
     assert out[1] == 1            # the worker's block had finished when the interrupt came out
 
     class InterruptedOnce:        # Ctrl-C arriving while the caller waits for a worker
@@ -187,7 +190,7 @@ def test_an_interrupt_waits_for_the_workers_and_leaves_them_ready_for_the_next_j
         def release(self):
             self.lock.release()
 
-    worker = parallel._get_workers()[0]
+    worker = cpu_threads._get_workers()[0]
     worker._done = InterruptedOnce(worker._done)
 
     def slow(i):
@@ -195,11 +198,11 @@ def test_an_interrupt_waits_for_the_workers_and_leaves_them_ready_for_the_next_j
         out[i] = 2
 
     with pytest.raises(KeyboardInterrupt):
-        parallel.run_parallel(slow, [0, 1])
+        cpu_threads.run_parallel(slow, [0, 1])
     assert out.tolist() == [2, 2]
-    parallel.run_parallel(slow, [1, 0])    # a new job waits for itself, not for a leftover signal
+    cpu_threads.run_parallel(slow, [1, 0])    # a new job waits for itself, not for a leftover signal
     out[:] = 0
-    parallel.run_parallel(slow, [0, 1])
+    cpu_threads.run_parallel(slow, [0, 1])
     assert out.tolist() == [2, 2]
 
 
@@ -213,9 +216,9 @@ def test_nested_blocks_run_serially_instead_of_waiting_on_the_pool(threads):
         def inner(inner_rows):
             part[inner_rows] += 1
 
-        parallel.for_each_row_block(inner, part)   # from inside a block: no new tasks, no deadlock
+        cpu_threads.for_each_row_block(inner, part)   # from inside a block: no new tasks, no deadlock
 
-    parallel.for_each_row_block(outer, out)
+    cpu_threads.for_each_row_block(outer, out)
     np.testing.assert_array_equal(out, np.ones((4, 4)))
 
 
@@ -223,23 +226,23 @@ def test_rows_of_slices_only_operands_that_have_the_rows():
     like = np.zeros((4, 2, 3))
     full, one, short = np.zeros((4, 2, 3)), np.zeros((1, 2, 3)), np.zeros((2, 3))
     rows = slice(1, 3)
-    assert parallel.rows_of(full, rows, like).shape == (2, 2, 3)
-    assert parallel.rows_of(one, rows, like) is one          # broadcasts along the first axis
-    assert parallel.rows_of(short, rows, like) is short      # fewer axes: broadcasts too
-    assert parallel.rows_of(None, rows, like) is None
-    assert parallel.rows_of(full, ..., like) is full
+    assert cpu_threads.rows_of(full, rows, like).shape == (2, 2, 3)
+    assert cpu_threads.rows_of(one, rows, like) is one          # broadcasts along the first axis
+    assert cpu_threads.rows_of(short, rows, like) is short      # fewer axes: broadcasts too
+    assert cpu_threads.rows_of(None, rows, like) is None
+    assert cpu_threads.rows_of(full, ..., like) is full
 
 
 def test_shares_by_size_balance_the_load_and_keep_every_item_once(threads):
     threads(2)
     items = list("abcde")
     arrays = [np.zeros(n) for n in (100, 10, 60, 50, 5)]
-    shares = parallel.shares_by_size(items, arrays)
+    shares = cpu_threads.shares_by_size(items, arrays)
     assert sorted(x for share in shares for x in share) == items
     loads = [sum(arrays[items.index(x)].size for x in share) for share in shares]
     assert sorted(loads) == [110, 115]
     threads(1)
-    assert parallel.shares_by_size(items, arrays) == [items]
+    assert cpu_threads.shares_by_size(items, arrays) == [items]
 
 
 def test_shares_of_non_numpy_arrays_stay_together(threads):
@@ -247,13 +250,13 @@ def test_shares_of_non_numpy_arrays_stay_together(threads):
         size = 10 ** 6
 
     threads(3)
-    assert parallel.shares_by_size(["a", "b"], [GpuLike(), GpuLike()]) == [["a", "b"]]
+    assert cpu_threads.shares_by_size(["a", "b"], [GpuLike(), GpuLike()]) == [["a", "b"]]
 
 
 def test_set_num_threads_checks_its_argument():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="set_num_threads: the number of threads must be an integer >= 1"):
-            parallel.set_num_threads(bad)
+            cpu_threads.set_num_threads(bad)
 
 
 @pytest.mark.parametrize("env, expected", [
@@ -261,14 +264,14 @@ def test_set_num_threads_checks_its_argument():
     ({"MINITRANSFORMER_NUM_THREADS": "", "OMP_NUM_THREADS": "2"}, "2"),
 ])
 def test_the_thread_count_comes_from_the_environment(env, expected):
-    code = "from minitransformer import parallel; print(parallel.get_num_threads())"
+    code = "from minitransformer.backend import threads; print(threads.get_num_threads())"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == expected
 
 
 def test_a_bad_thread_count_in_the_environment_is_named():
-    code = "from minitransformer import parallel; parallel.get_num_threads()"
+    code = "from minitransformer.backend import threads; threads.get_num_threads()"
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MINITRANSFORMER_NUM_THREADS": "two"},
                           capture_output=True, text=True)
     assert proc.returncode != 0
@@ -288,7 +291,7 @@ def test_importing_the_package_first_shortens_openblas_busy_waiting_unless_set()
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_gets_a_pool_of_its_own(threads):
     threads(3)
-    parallel.for_each_row_block(lambda rows: None, np.zeros((6, 1)))   # the parent's pool exists
+    cpu_threads.for_each_row_block(lambda rows: None, np.zeros((6, 1)))   # the parent's pool exists
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:   # the child: the parent's worker threads did not come along
@@ -297,7 +300,7 @@ def test_a_forked_child_gets_a_pool_of_its_own(threads):
 
             def block(rows):
                 x[rows] = rows.start
-            parallel.for_each_row_block(block, x)
+            cpu_threads.for_each_row_block(block, x)
             os.write(write, b"ok" if x[:, 0].tolist() == [0, 0, 2, 2, 4, 4] else b"bad")
         finally:
             os._exit(0)
@@ -372,10 +375,10 @@ def test_matmul_keeps_its_shape_error_when_batches_do_not_broadcast():
 def test_large_products_are_left_to_blas_and_small_ones_split(threads, split_calls):
     threads(2)
     large = _rng().standard_normal((2, 80, 80)).astype(np.float32)   # 80^3 > SMALL_PRODUCT
-    np.testing.assert_array_equal(parallel.matmul(large, large), large @ large)
+    np.testing.assert_array_equal(batched_products_over_threads(large, large), large @ large)
     assert split_calls == []
     small = _rng().standard_normal((4, 8, 8)).astype(np.float32)
-    np.testing.assert_array_equal(parallel.matmul(small, small), small @ small)
+    np.testing.assert_array_equal(batched_products_over_threads(small, small), small @ small)
     assert split_calls == [2]
 
 
@@ -383,12 +386,12 @@ def test_add_in_blocks_equals_the_plain_sum_and_falls_back_when_it_cannot_split(
     threads(3)
     a = _rng().standard_normal((7, 5)).astype(np.float32)
     b = _rng(1).standard_normal((7, 5))
-    total = parallel.add(a, b)
+    total = sum_over_threads(a, b)
     assert split_calls == [3] and total.dtype == np.float64     # NumPy's promotion, as a + b
     np.testing.assert_array_equal(total, a + b)
     split_calls.clear()
-    np.testing.assert_array_equal(parallel.add(a, a[0]), a + a[0])   # broadcasting: plain a + b
-    np.testing.assert_array_equal(parallel.add(a, 2.0), a + 2.0)
+    np.testing.assert_array_equal(sum_over_threads(a, a[0]), a + a[0])   # broadcasting: plain a + b
+    np.testing.assert_array_equal(sum_over_threads(a, 2.0), a + 2.0)
     assert split_calls == []
 
 

@@ -1,4 +1,4 @@
-"""Spread array work over the CPU's cores: blocks of rows on a small thread pool.
+"""The CPU's threads for the fast kernels: blocks of rows on a small thread pool.
 
 NumPy runs every element-wise operation (``exp``, ``*``, ``maximum``...) and
 every reduction on one core; only its BLAS, for matrix products, uses them
@@ -272,44 +272,3 @@ def rows_of(a, rows, like):
         return a
     return a[rows]
 
-
-def add(a, b):
-    """``a + b`` for two NumPy arrays of one shape, in blocks of rows over threads
-    (anything else is a plain ``a + b``).  The backward pass adds up this way
-    the gradients of a tensor used more than once (a residual connection's
-    input, a shared embedding table)."""
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.shape != b.shape:
-        return a + b
-    out = np.empty(a.shape, dtype=np.result_type(a, b))
-
-    def block(rows):
-        np.add(a[rows], b[rows], out=out[rows])
-
-    for_each_row_block(block, out)
-    return out
-
-
-def matmul(a, b):
-    """``a @ b``, with a batch of small products spread over threads.
-
-    BLAS parallelizes inside one large product, but a batch of small ones
-    (the attention scores of every sentence and head, 64 x 64 each) runs one
-    product at a time on one core.  Same-rank batched NumPy operands are
-    split along the first batch axis when each product is small
-    (``SMALL_PRODUCT`` multiply-adds or fewer); everything else is a plain ``@``.
-    """
-    numpy_operands = isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
-    if not numpy_operands or a.ndim < 3 or a.ndim != b.ndim \
-            or a.shape[-2] * a.shape[-1] * b.shape[-1] > SMALL_PRODUCT:
-        return a @ b
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    out = np.empty(batch + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
-    if out.size == 0:
-        return a @ b
-    def block(rows):
-        np.matmul(rows_of(a, rows, out), rows_of(b, rows, out), out=out[rows])
-
-    # a multiply-add of a small product costs about a sixteenth of an element-wise
-    # pass over one element (SIMD, in cache): count the work in those units
-    run_parallel(block, row_blocks(out.shape[0], out.size * a.shape[-1] // 16))
-    return out
