@@ -58,7 +58,7 @@ __all__ = [
 # ``minitransformer.gradcheck``.)
 _LAZY_SUBMODULES = (
     "autograd", "backend", "cli", "data", "decoding", "distributed", "exercises", "functional",
-    "inference", "memory", "nn", "ops", "opspecs", "optim", "parallel", "profiler",
+    "inference", "memory", "nn", "ops", "optim", "parallel", "profiler",
     "serialization", "testing", "training", "viz",
 )
 

@@ -19,12 +19,10 @@ checks catch.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ..opspecs import OP_SPECS, all_specs, register
 
 
 def attention_weights(q, k, mask=None):
@@ -99,14 +97,3 @@ class AttentionFunction(Function):
 def fused_attention(q, k, v, mask=None):
     """softmax(q k^T / sqrt(d_k)) v on Tensors, as one op (``mask``: a boolean array)."""
     return AttentionFunction.apply(q, k, v, mask=mask)
-
-
-# The property tests and `minitransformer gradcheck` check every Function of the
-# package through an OpSpec: this one draws its cases as scaled_dot_product_attention's.
-if "FusedAttention" not in OP_SPECS:
-    all_specs()  # registers ScaledDotProductAttention (minitransformer.functional)
-    register(dataclasses.replace(
-        OP_SPECS["ScaledDotProductAttention"], name="FusedAttention",
-        fn=lambda q, k, v, mask: fused_attention(q, k, v, mask),
-        functions=("AttentionFunction",),
-    ))
