@@ -59,7 +59,7 @@ __all__ = [
 # ``minitransformer.gradcheck``.)
 _LAZY_SUBMODULES = (
     "autograd", "backend", "cli", "data", "decoding", "distributed", "exercises", "functional",
-    "inference", "memory", "nn", "ops", "opspecs", "optim", "profiler",
+    "inference", "memory", "nn", "ops", "optim", "profiler",
     "serialization", "testing", "training", "viz",
 )
 

@@ -310,7 +310,7 @@ test_sigmoid_gradient()
 print(f"Sigmoid: gradcheck held on {N_EXAMPLES} drawn tensors")
 
 # %% [markdown]
-# The registry of ops (`minitransformer.opspecs`) knows each op's valid
+# The registry of ops (`minitransformer.testing.registry`) knows each op's valid
 # inputs, so one line tests e.g. matrix products of every shape combination,
 # including batched and vector cases, against NumPy and finite differences:
 

@@ -1,6 +1,6 @@
 """``minitransformer gradcheck``: check every op's backward against finite differences.
 
-For each registered op (``minitransformer.opspecs``), draw a few random cases
+For each registered op (``minitransformer.testing.registry``), draw a few random cases
 (shapes, broadcasting, axes...) in float64 and compare the analytic gradient
 of ``backward`` with central differences (``mt.gradcheck``).  Prints one row
 per op -- the shapes tried, the largest absolute and relative errors, PASS or
@@ -40,7 +40,7 @@ class Row:
 
 def select_specs(names) -> list:
     """The specs named (exactly, or ignoring case), or all; ValueError for an unknown name."""
-    from ..opspecs import OP_SPECS, all_specs  # noqa: PLC0415
+    from ..testing.registry import OP_SPECS, all_specs  # noqa: PLC0415
 
     specs = all_specs()
     if not names:

@@ -18,7 +18,7 @@ or, from a shell, ``minitransformer exercises make hw1`` and
 ``minitransformer exercises check hw1 [--exercise N]``.  The grader compares
 each forward with a NumPy reference and each backward with finite
 differences, on random float64 cases drawn by the op specs of
-``minitransformer.opspecs`` (through Hypothesis when installed, which shrinks
+``minitransformer.testing.registry`` (through Hypothesis when installed, which shrinks
 a failure to a minimal case).  docs/instructors.md says how to hand out,
 grade and add exercises; ``catalog`` lists them.
 """

@@ -19,13 +19,11 @@ checks catch.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from ..autograd import Function
 from ..backend import get_array_module
 from ..functional.activation import stable_softmax
-from ..opspecs import OP_SPECS, all_specs, register
 
 
 def attention_weights(q, k, mask=None):
@@ -78,14 +76,3 @@ class Attention(Function):
 def fused_attention(q, k, v, mask=None):
     """softmax(q k^T / sqrt(d_k)) v on Tensors, as one op (``mask``: a boolean array)."""
     return Attention.apply(q, k, v, mask=mask)
-
-
-# The property tests and `minitransformer gradcheck` check every Function of the
-# package through an OpSpec: this one draws its cases as scaled_dot_product_attention's.
-if "FusedAttention" not in OP_SPECS:
-    all_specs()  # registers ScaledDotProductAttention (minitransformer.functional)
-    register(dataclasses.replace(
-        OP_SPECS["ScaledDotProductAttention"], name="FusedAttention",
-        fn=lambda q, k, v, mask: fused_attention(q, k, v, mask),
-        functions=("Attention",),
-    ))

@@ -4,7 +4,7 @@ An :class:`Exercise` names the Function classes involved (their reference
 implementation, whose ``backward`` carries the solution markers), a one- or
 two-sentence hint, and its :class:`Check` s.  A check says how to draw a case
 -- the input shapes and values and the op's parameters, by the drawing code
-of an OpSpec (``minitransformer.opspecs``: broadcasting, 1-D matmul operands,
+of an OpSpec (``minitransformer.testing.registry``: broadcasting, 1-D matmul operands,
 reduction axes, masks...) -- how to run the student's classes on it, what to
 call the inputs in a message, and the formula each input's gradient must
 follow.  Every case is float64, as finite differences need.
@@ -23,7 +23,6 @@ import numpy as np
 
 from ..autograd import Tensor, tensor
 from ..backend import get_array_module, manual_seed
-from . import attention  # noqa: F401  (registers the FusedAttention OpSpec its check draws from)
 
 
 @dataclass(frozen=True)

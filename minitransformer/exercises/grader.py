@@ -32,7 +32,8 @@ import numpy as np
 from ..autograd.function import GradientShapeError
 from ..backend import get_rng_state, set_default_dtype, set_rng_state
 from ..gradcheck import gradcheck_report
-from ..opspecs import OP_SPECS, NumpyChooser, Sample, all_specs
+from ..testing.cases import NumpyChooser
+from ..testing.registry import Sample, get_spec
 from .messages import by_hand, gradient_shape_advice, translate_numpy_error
 
 PASS, FAIL, TODO = "pass", "fail", "not attempted"
@@ -205,9 +206,7 @@ def _with(outcome: Outcome, base: dict) -> Outcome:
 
 # --------------------------------------------------------------- many cases
 def _spec(check):
-    if check.spec not in OP_SPECS:
-        all_specs()
-    return OP_SPECS[check.spec]
+    return get_spec(check.spec)
 
 
 _GRIDS = {  # the values of fixed cases: multiples of 0.1, distinct within an array (no ties, no flat rows)
@@ -257,7 +256,7 @@ def _hypothesis_run(check, classes, examples: int, seed: int, files) -> tuple:
     from hypothesis import HealthCheck, Verbosity, given, settings, strategies as st  # noqa: PLC0415
     from hypothesis import seed as hypothesis_seed  # noqa: PLC0415
 
-    from ..testing import HypothesisChooser  # noqa: PLC0415
+    from ..testing.strategies import HypothesisChooser  # noqa: PLC0415
 
     spec = _spec(check)
     strategy = st.composite(

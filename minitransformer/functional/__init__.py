@@ -20,7 +20,3 @@ __all__ = [
     "log_softmax_composed", "masked_softmax", "padding_mask", "relu", "scaled_dot_product_attention",
     "scaled_dot_product_attention_composed", "softmax", "softmax_composed",
 ]
-
-# Register the OpSpecs of the fused ops above (opspecs.all_specs() imports this
-# package to find them); last, because specs.py imports the functions above.
-from . import specs  # noqa: E402,F401

@@ -20,7 +20,7 @@ from minitransformer.autograd.function import _implementation
 from minitransformer.backend import fast
 from minitransformer.backend.fast import formulas_only, registered
 from minitransformer.optim.adam import adam_update
-from minitransformer.opspecs import all_specs
+from minitransformer.testing import all_specs
 
 OPS = sorted({name for name, _ in registered()})
 TOLERANCE = {"float64": dict(rtol=1e-9, atol=1e-12), "float32": dict(rtol=2e-4, atol=2e-5)}

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 import minitransformer as mt
-from minitransformer import opspecs
 from minitransformer.cli import ArgumentParser, main
 from minitransformer.cli import gradcheck as gradcheck_cmd
+from minitransformer.testing import registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -53,7 +53,7 @@ def test_gradcheck_of_every_op_prints_a_passing_table(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["op", "shapes", "tried"]
     rows = _table_rows(out)
-    assert set(rows) == set(opspecs.OP_SPECS)
+    assert set(rows) == set(registry.OP_SPECS)
     for name, (max_abs, max_rel, result, _) in rows.items():
         assert result == "PASS", name
         assert 0 <= max_abs < 1e-5 and 0 <= max_rel < 1e-3, name
@@ -101,10 +101,10 @@ def test_no_command_prints_the_commands_and_exits_2(capsys):
 
 
 def test_a_failing_op_is_reported_and_exits_1(capsys, monkeypatch):
-    monkeypatch.setattr(opspecs, "OP_SPECS", dict(opspecs.OP_SPECS))
+    monkeypatch.setattr(registry, "OP_SPECS", dict(registry.OP_SPECS))
     # the classic bug: d(x^2)/dx written as x
-    opspecs.register(opspecs.OpSpec("BadSquare", lambda x: x * x.detach(), lambda x: x * x,
-                                    functions=("Mul",)))
+    registry.register(registry.OpSpec("BadSquare", lambda x: x * x.detach(), lambda x: x * x,
+                                      functions=("Mul",)))
     assert main(["gradcheck", "BadSquare", "Exp"]) == 1
     out = capsys.readouterr().out
     rows = _table_rows(out)
@@ -115,12 +115,12 @@ def test_a_failing_op_is_reported_and_exits_1(capsys, monkeypatch):
 
 
 def test_a_crashing_op_is_an_error_row_not_a_traceback(capsys, monkeypatch):
-    monkeypatch.setattr(opspecs, "OP_SPECS", dict(opspecs.OP_SPECS))
+    monkeypatch.setattr(registry, "OP_SPECS", dict(registry.OP_SPECS))
 
     def crash(x):
         raise RuntimeError("boom")
 
-    opspecs.register(opspecs.OpSpec("Crash", crash, lambda x: x, functions=("Mul",)))
+    registry.register(registry.OpSpec("Crash", crash, lambda x: x, functions=("Mul",)))
     assert main(["gradcheck", "Crash"]) == 1
     out = capsys.readouterr().out
     assert _table_rows(out)["Crash"][2] == "ERROR" and "RuntimeError: boom" in out

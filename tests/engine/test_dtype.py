@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minitransformer as mt
-from minitransformer.opspecs import all_specs
+from minitransformer.testing import all_specs
 
 SPECS = all_specs()
 

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import minitransformer as mt
-from minitransformer.opspecs import all_specs
-from minitransformer.testing import op_inputs
+from minitransformer.testing import all_specs, op_inputs
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional

@@ -1,6 +1,6 @@
 """Every registered op, on random cases: forward == NumPy, backward == finite differences.
 
-The cases come from the op's OpSpec (minitransformer/opspecs.py) through
+The cases come from the op's OpSpec (minitransformer/testing/specs/) through
 Hypothesis: random shapes up to 4-D with sides up to 4, broadcasting, axes,
 indices.  A failure is shrunk to a small case and printed with its arrays.
 """
@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minitransformer as mt
-from minitransformer.opspecs import all_specs
-from minitransformer.testing import op_inputs
+from minitransformer.testing import all_specs, op_inputs
 
 SPECS = all_specs()
 # float32 results may differ from NumPy's by a few ulps (sigmoid via tanh, erf, summation order)

@@ -1,7 +1,7 @@
 """The op registry covers every Function: coverage of the property tests cannot silently drop.
 
 Adding a ``Function`` subclass anywhere in ``minitransformer`` without an
-``OpSpec`` (``minitransformer.opspecs.register``) fails here, naming the class;
+``OpSpec`` (``minitransformer.testing.specs``) fails here, naming the class;
 so does one without a ``backward_graph``, and every spec's second derivative
 is checked (``mt.gradgradcheck``), with its ``backward_graph`` giving the same
 first derivative as its array ``backward``.
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import minitransformer as mt
-from minitransformer import opspecs
-from minitransformer.opspecs import OpSpec, all_specs, register
+from minitransformer.testing import registry
+from minitransformer.testing.registry import OpSpec, all_specs, register
 
 # optional dependencies whose absence only disables a module (the GPU, MPI)
 OPTIONAL = {"cupy", "cupyx", "mpi4py", "torch"}
@@ -71,8 +71,8 @@ def test_every_function_subclass_has_an_opspec():
     assert not missing, (
         f"{len(missing)} Function subclass(es) have no OpSpec, so no property test checks "
         "their forward or backward:\n  " + "\n  ".join(missing) +
-        "\nregister one with minitransformer.opspecs.register(OpSpec(...)) in a module that "
-        "is imported with the op (see minitransformer/opspecs.py)"
+        "\nadd one to the spec module of its family in minitransformer/testing/specs/ "
+        "(see minitransformer/testing/registry.py)"
     )
 
 
@@ -147,17 +147,17 @@ def test_second_derivative_matches_finite_differences(spec):
 
 
 def test_register_refuses_a_duplicate_name(monkeypatch):
-    monkeypatch.setattr(opspecs, "OP_SPECS", dict(opspecs.OP_SPECS))
+    monkeypatch.setattr(registry, "OP_SPECS", dict(registry.OP_SPECS))
     with pytest.raises(ValueError, match="'Mul' is already registered"):
         register(OpSpec("Mul", lambda a, b: a * b, np.multiply, 2, shapes="broadcast2"))
     spec = register(OpSpec("Mul", lambda a, b: b * a, np.multiply, 2, shapes="broadcast2"), replace=True)
-    assert opspecs.OP_SPECS["Mul"] is spec
+    assert registry.OP_SPECS["Mul"] is spec
 
 
 def test_register_adds_a_spec_the_strategies_can_draw(monkeypatch):
-    monkeypatch.setattr(opspecs, "OP_SPECS", dict(opspecs.OP_SPECS))
+    monkeypatch.setattr(registry, "OP_SPECS", dict(registry.OP_SPECS))
     register(OpSpec("Square", lambda x: x * x, np.square, functions=("Mul",)))
-    sample = opspecs.OP_SPECS["Square"].sample_inputs(np.random.default_rng(1))
+    sample = registry.OP_SPECS["Square"].sample_inputs(np.random.default_rng(1))
     (x,) = sample.tensors()
     np.testing.assert_allclose(sample.call(x).numpy(), x.numpy() ** 2)
 

@@ -1,11 +1,11 @@
-"""The public Hypothesis strategies keep their promises (minitransformer.testing)."""
+"""The public Hypothesis strategies keep their promises (minitransformer.testing.strategies)."""
 import numpy as np
 import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 import minitransformer as mt
-from minitransformer.opspecs import NumpyChooser, kink_grid
+from minitransformer.testing.cases import NumpyChooser, kink_grid
 from minitransformer.testing import (
     arrays, broadcastable_shapes, matmul_shapes, op_inputs, reduction_axes, shapes, tensors,
 )

@@ -1,4 +1,4 @@
-"""The functional ops' OpSpecs (minitransformer/functional/specs.py) are registered and sound.
+"""The functional ops' OpSpecs (minitransformer/testing/specs/fused_ops.py) are registered and sound.
 
 The deep checks (forward vs the NumPy reference in float32 and float64,
 gradcheck, on Hypothesis-drawn cases) run for every registered spec in
@@ -13,8 +13,8 @@ import pytest
 
 import minitransformer as mt
 import minitransformer.functional as F
-from minitransformer.functional.specs import FUNCTIONAL_SPECS
-from minitransformer.opspecs import OP_SPECS, all_specs
+from minitransformer.testing.registry import OP_SPECS, all_specs
+from minitransformer.testing.specs.fused_ops import FUSED_OP_SPECS
 
 
 def _functional_function_classes():
@@ -28,11 +28,11 @@ def test_every_fused_functional_op_is_covered_by_a_registered_spec():
                             "Dropout", "CrossEntropy", "MaskedSoftmax"}
     covered = {name for spec in all_specs() for name in spec.functions}
     assert [c for c in classes if c not in covered] == []
-    for spec in FUNCTIONAL_SPECS:
+    for spec in FUSED_OP_SPECS:
         assert OP_SPECS[spec.name] is spec
 
 
-@pytest.mark.parametrize("spec", FUNCTIONAL_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", FUSED_OP_SPECS, ids=lambda s: s.name)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_spec_reference_matches_the_op(spec, dtype):
     rng = np.random.default_rng(0)

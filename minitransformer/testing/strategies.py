@@ -13,9 +13,10 @@ for a counterexample, then shrink it to a minimal one::
         assert mt.gradcheck(lambda t: t.tanh(), [x])
 
 This module needs ``hypothesis`` (``pip install 'minitransformer[test]'``); the
-rest of the package never imports it.  Shapes, broadcasting and op cases are
-drawn by the same code the ``minitransformer gradcheck`` command uses
-(``minitransformer.opspecs``), here fed by Hypothesis instead of NumPy.
+engine never imports it.  Shapes, broadcasting and op cases are drawn by the
+same code the ``minitransformer gradcheck`` command uses
+(``minitransformer.testing.cases`` and the OpSpecs of
+``minitransformer.testing.registry``), here fed by Hypothesis instead of NumPy.
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from hypothesis.strategies import SearchStrategy
 
-from . import opspecs
-from .autograd import tensor
-from .backend import get_backend
+from ..autograd import tensor
+from ..backend import get_backend
+from . import cases, registry
 
 __all__ = [
     "HypothesisChooser", "arrays", "broadcastable_shapes", "matmul_shapes", "op_inputs",
@@ -43,10 +44,10 @@ _FLOATS = {
 
 
 class HypothesisChooser:
-    """The chooser of ``minitransformer.opspecs``, drawing from Hypothesis.
+    """A chooser (see ``minitransformer.testing.cases``) drawing from Hypothesis.
 
     Wrap the ``draw`` of an ``st.composite`` function (or ``data.draw`` of
-    ``st.data()``) to use the drawing helpers of opspecs in your strategies::
+    ``st.data()``) to use the drawing helpers of ``cases`` in your strategies::
 
         @st.composite
         def square_matrices(draw):
@@ -71,7 +72,7 @@ class HypothesisChooser:
 
 
 def _composite(draw_case):
-    """A strategy from a function of a chooser (the opspecs drawing code)."""
+    """A strategy from a function of a chooser (the drawing code of ``cases``)."""
     return st.composite(lambda draw: draw_case(HypothesisChooser(draw)))()
 
 
@@ -82,8 +83,8 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: in
     on vectors, matrices, ... up to 4-D, with sides 1 to 3.  Shrinks towards
     fewer axes and shorter ones, so a failure is reported on a small shape.
     """
-    opspecs.check_shape_bounds(min_dims, max_dims, min_side, max_side)
-    return _composite(lambda c: opspecs.draw_shape(c, min_dims, max_dims, min_side, max_side))
+    cases.check_shape_bounds(min_dims, max_dims, min_side, max_side)
+    return _composite(lambda c: cases.draw_shape(c, min_dims, max_dims, min_side, max_side))
 
 
 def broadcastable_shapes(n: int = 2, min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
@@ -100,8 +101,8 @@ def broadcastable_shapes(n: int = 2, min_dims: int = 0, max_dims: int = 4, min_s
     """
     if n < 1:
         raise ValueError(f"broadcastable_shapes: n must be at least 1, got {n}")
-    opspecs.check_shape_bounds(min_dims, max_dims, min_side, max_side)
-    return _composite(lambda c: opspecs.draw_broadcastable(c, n, min_dims, max_dims, min_side, max_side))
+    cases.check_shape_bounds(min_dims, max_dims, min_side, max_side)
+    return _composite(lambda c: cases.draw_broadcastable(c, n, min_dims, max_dims, min_side, max_side))
 
 
 def matmul_shapes(max_batch_dims: int = 2, min_side: int = 1, max_side: int = 5) -> SearchStrategy:
@@ -115,7 +116,7 @@ def matmul_shapes(max_batch_dims: int = 2, min_side: int = 1, max_side: int = 5)
             a, b = pair
             assert (mt.zeros(a) @ mt.zeros(b)).shape == np.matmul(np.zeros(a), np.zeros(b)).shape
     """
-    return _composite(lambda c: opspecs.draw_matmul(c, max_batch_dims, min_side, max_side))
+    return _composite(lambda c: cases.draw_matmul(c, max_batch_dims, min_side, max_side))
 
 
 def reduction_axes(ndim: int) -> SearchStrategy:
@@ -130,14 +131,14 @@ def reduction_axes(ndim: int) -> SearchStrategy:
             axis = data.draw(reduction_axes(3))
             assert x.sum(axis=axis).shape == x.numpy().sum(axis=axis).shape
     """
-    return _composite(lambda c: opspecs.draw_axes(c, ndim))
+    return _composite(lambda c: cases.draw_axes(c, ndim))
 
 
 def arrays(shape, dtype="float64", elements: SearchStrategy | None = None,
            domain: str = "real") -> SearchStrategy:
     """NumPy arrays of a shape (or a strategy of shapes) with values from ``domain``.
 
-    Domains (see ``opspecs.DOMAINS``): "real" in [-3, 3]; "positive" in
+    Domains (see ``cases.DOMAINS``): "real" in [-3, 3]; "positive" in
     [0.5, 3]; "nonzero" with |x| in [0.5, 3]; "away_from_kinks": distinct
     values with |x| >= 0.1 and gaps >= 0.01.  ``elements`` (a strategy of
     floats representable in ``dtype``) replaces the domain::
@@ -152,12 +153,12 @@ def arrays(shape, dtype="float64", elements: SearchStrategy | None = None,
         return hnp.arrays(dtype, shape, elements=elements)
     if domain == "away_from_kinks":
         size = math.prod(shape)
-        grid = opspecs.kink_grid(size).tolist()
+        grid = cases.kink_grid(size).tolist()
         # a unique list from sampled_from never retries: no ties, ever
         values = st.lists(st.sampled_from(grid), min_size=size, max_size=size, unique=True)
         return values.map(lambda v: np.array(v, dtype=np.float64).reshape(shape).astype(dtype))
     if domain not in _FLOATS:
-        raise ValueError(f"arrays: unknown domain {domain!r}; choose one of {sorted(opspecs.DOMAINS)}")
+        raise ValueError(f"arrays: unknown domain {domain!r}; choose one of {sorted(cases.DOMAINS)}")
     # drawn in float64, then rounded: float32 arrays need no float32-exact elements
     return hnp.arrays(np.float64, shape, elements=_FLOATS[domain]).map(lambda a: a.astype(dtype))
 
@@ -182,7 +183,7 @@ def tensors(shape=None, dtype="float64", requires_grad: bool = True, domain: str
 
 
 def op_inputs(spec, dtype="float64", max_dims: int = 4, max_side: int = 4) -> SearchStrategy:
-    """Cases (``opspecs.Sample``) for an OpSpec, or the name of a registered one.
+    """Cases (``registry.Sample``) for an OpSpec, or the name of a registered one.
 
     A Sample holds the input arrays and the op's parameters (an axis, an
     index, ...); ``sample.tensors()`` makes fresh leaf tensors of them,
@@ -196,9 +197,8 @@ def op_inputs(spec, dtype="float64", max_dims: int = 4, max_side: int = 4) -> Se
             assert mt.gradcheck(sample.call, sample.tensors())
     """
     if isinstance(spec, str):
-        if spec not in opspecs.OP_SPECS:
-            opspecs.all_specs()
-        if spec not in opspecs.OP_SPECS:
-            raise ValueError(f"op_inputs: no OpSpec named {spec!r}; registered: {', '.join(opspecs.OP_SPECS)}")
-        spec = opspecs.OP_SPECS[spec]
+        try:
+            spec = registry.get_spec(spec)
+        except KeyError as exc:
+            raise ValueError(f"op_inputs: {exc.args[0]}") from None
     return _composite(lambda c: spec.draw(c, max_dims, max_side).astype(dtype))

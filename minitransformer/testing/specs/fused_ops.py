@@ -1,29 +1,26 @@
-"""OpSpecs of the fused functional ops, registered into ``opspecs.OP_SPECS``.
+"""OpSpecs of the fused ops of ``minitransformer.functional``.
 
 Each spec pairs the fused op (``fn``, on Tensors) with a plain-NumPy
-``reference`` written independently of it, and says how to draw a case (see
-``minitransformer.opspecs``).  The registry's property tests then check every
-fused op's forward against its reference (float64 and float32) and its
-hand-derived backward against finite differences; the ``minitransformer
-gradcheck`` command uses the same table.
-
-Importing ``minitransformer.functional`` imports this module, which is how
-``opspecs.all_specs()`` finds these entries.  (opspecs itself never imports
-functional at module level, so there is no import cycle.)
+``reference`` written independently of it, and says how to draw a case.  The
+registry's property tests then check every fused op's forward against its
+reference (float64 and float32) and its hand-derived backward against finite
+differences; the ``minitransformer gradcheck`` command uses the same table.
+``registry.all_specs()`` collects them with the other built-in specs.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import array_module, get_backend, get_rng, manual_seed
-from ..opspecs import OpSpec, choice, draw_broadcast_from, draw_shape, register
-from .activation import log_softmax, softmax
-from .attention import masked_softmax, scaled_dot_product_attention
-from .dropout import dropout
-from .embedding import embedding
-from .linear import linear
-from .loss import cross_entropy
-from .normalization import layer_norm
+from ...backend import array_module, get_backend, get_rng, manual_seed
+from ...functional.activation import log_softmax, softmax
+from ...functional.attention import masked_softmax, scaled_dot_product_attention
+from ...functional.dropout import dropout
+from ...functional.embedding import embedding
+from ...functional.linear import linear
+from ...functional.loss import cross_entropy
+from ...functional.normalization import layer_norm
+from ..cases import choice, draw_broadcast_from, draw_shape
+from ..registry import OpSpec
 
 
 # ------------------------------------------------------------ NumPy references
@@ -92,7 +89,7 @@ def _dropout_ref(x, p, seed):
 
 # ------------------------------------------------------------ drawing cases
 # Each returns (input shapes, params) for a chooser c, at most max_dims axes
-# and sides up to max_side (see opspecs.CASE_KINDS).
+# and sides up to max_side (as the case kinds of cases.CASE_KINDS).
 def _axis_case(c, d, s):
     shape = draw_shape(c, 1, d, 1, s)
     return (shape,), {"axis": c.integer(-len(shape), len(shape) - 1)}
@@ -165,7 +162,12 @@ def _attention_case(c, d, s):
     return (batch + (lq, dk), batch + (lk, dk), batch + (lk, dv)), {"mask": _mask_for(c, batch + (lq, lk))}
 
 
-FUNCTIONAL_SPECS = (
+# the exercises' fused attention draws its cases as this one (specs/exercises.py)
+ATTENTION_SPEC = OpSpec(
+    "ScaledDotProductAttention", lambda q, k, v, mask: scaled_dot_product_attention(q, k, v, mask=mask),
+    _attention_ref, 3, functions=("Softmax", "MatMul", "Mul", "Transpose"), shapes=_attention_case)
+
+FUSED_OP_SPECS = (
     OpSpec("Softmax", lambda x, axis: softmax(x, axis=axis), _softmax_ref, shapes=_axis_case),
     OpSpec("LogSoftmax", lambda x, axis: log_softmax(x, axis=axis), _log_softmax_ref, shapes=_axis_case),
     OpSpec("LayerNorm", lambda x, w, b, **kw: layer_norm(x, weight=w, bias=b, **kw),
@@ -182,10 +184,5 @@ FUNCTIONAL_SPECS = (
     OpSpec("CrossEntropy", lambda x, targets, **kw: cross_entropy(x, targets, **kw), _cross_entropy_ref,
            functions=("CrossEntropy",), shapes=_cross_entropy_case),
     OpSpec("MaskedSoftmax", masked_softmax, _masked_softmax_ref, functions=("Softmax",), shapes=_masked_softmax_case),
-    OpSpec("ScaledDotProductAttention", lambda q, k, v, mask: scaled_dot_product_attention(q, k, v, mask=mask),
-           _attention_ref, 3, functions=("Softmax", "MatMul", "Mul", "Transpose"), shapes=_attention_case),
+    ATTENTION_SPEC,
 )
-
-for _spec in FUNCTIONAL_SPECS:
-    register(_spec)  # refuses a name taken already: a clash must not silently hide a spec
-del _spec
