@@ -271,6 +271,10 @@ def _mixed_backend_error(fn, args):
 class Function:
     """Base class of every differentiable op; subclass it to write your own."""
 
+    # check(*arrays, **kwargs): refuse bad input with a clear error before any
+    # forward runs, the formula's or a fast version's (None: forward checks itself)
+    check = None
+
     @staticmethod
     def forward(ctx, *inputs, **kwargs):
         raise NotImplementedError
@@ -305,11 +309,13 @@ class Function:
         impl = cls if array_type is None or not fast_state.enabled else _implementation(cls, array_type)
         if impl is not cls:
             ctx.impl, ctx.args, ctx.kwargs = impl, arrays, kwargs
+        if cls.check is not None:
+            cls.check(*arrays, **kwargs)
         if flags.anomaly or flags.profiler is not None:
             return cls._apply_checked(ctx, arrays, kwargs, requires_grad)
         out = impl.forward(ctx, *arrays, **kwargs)
         if isinstance(out, numpy.generic):  # NumPy reductions return scalars
-            out = numpy.asarray(out)
+            out = _as_array(out, ctx)
         return Tensor._from_op(out, ctx if requires_grad else None)
 
     @classmethod
@@ -322,10 +328,18 @@ class Function:
         if flags.profiler is not None:
             flags.profiler.record(cls.__name__, "forward", time.perf_counter() - start)
         if isinstance(out, numpy.generic):
-            out = numpy.asarray(out)
+            out = _as_array(out, ctx)
         if flags.anomaly:
             _check_finite(out, f"the forward output of {cls.__name__}", ctx)
         return Tensor._from_op(out, ctx if requires_grad else None)
+
+
+def _as_array(scalar, ctx):
+    """A NumPy scalar output as a 0-d array, also where forward saved it (the output is found by identity)."""
+    out = numpy.asarray(scalar)
+    if any(v is scalar for v in ctx.saved_tensors):
+        ctx.saved_tensors = tuple(out if v is scalar else v for v in ctx.saved_tensors)
+    return out
 
 
 _implementations: dict = {}   # (op class, array type, switch generation) -> the class whose methods run

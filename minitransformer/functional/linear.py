@@ -7,13 +7,16 @@ from ..ops.checks import shapes_error
 
 class Linear(Function):
     @staticmethod
-    def forward(ctx, x, weight, bias=None):
+    def check(x, weight, bias=None):
         if x.shape[-1] != weight.shape[1]:
             raise shapes_error(
                 "linear", x, weight,
                 reason=f"are incompatible: the input's last axis ({x.shape[-1]}) must equal "
                 f"in_features, the weight's second axis ({weight.shape[1]})",
             )
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
         y = x @ weight.T
         return y if bias is None else y + bias

@@ -72,8 +72,8 @@ class Mul(Function):
         """d(a*b)/da = b and d(a*b)/db = a; each summed over its broadcast axes."""
         # BEGIN SOLUTION
         a, b = ctx.saved_tensors
-        ga = unbroadcast(grad * b, _shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(grad * a, _shape(b)) if ctx.needs_input_grad[1] else None
+        ga = unbroadcast(grad * b, a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(grad * a, b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
         # END SOLUTION
 
@@ -93,8 +93,8 @@ class Div(Function):
         """d(a/b)/da = 1/b and d(a/b)/db = -a/b^2."""
         # BEGIN SOLUTION
         a, b = ctx.saved_tensors
-        ga = unbroadcast(grad / b, _shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-grad * a / (b * b), _shape(b)) if ctx.needs_input_grad[1] else None
+        ga = unbroadcast(grad / b, a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-grad * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
         # END SOLUTION
 

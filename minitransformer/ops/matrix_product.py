@@ -1,6 +1,8 @@
 """Matrix product with NumPy's rules: batched, broadcast batch dims, 1-D cases."""
 from __future__ import annotations
 
+import numpy
+
 from ..autograd import Function
 from .broadcasting import unbroadcast
 from .checks import shapes_error
@@ -8,7 +10,8 @@ from .checks import shapes_error
 
 class MatMul(Function):
     @staticmethod
-    def forward(ctx, a, b):
+    def check(a, b):
+        """Refuse 0-d operands, inner sizes that differ, batch axes that do not broadcast."""
         if a.ndim == 0 or b.ndim == 0:
             raise shapes_error("matmul", a, b, reason="are not allowed: matmul needs at least 1-D inputs (use * for scalars)")
         k_a = a.shape[-1]
@@ -19,11 +22,15 @@ class MatMul(Function):
                 reason=f"are incompatible: the last axis of the first ({k_a}) must equal "
                 f"the {'only' if b.ndim == 1 else 'second-to-last'} axis of the second ({k_b})",
             )
-        ctx.save_for_backward(a, b)
         try:
-            return a @ b
+            numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise shapes_error("matmul", a, b, reason="have batch dimensions that cannot be broadcast") from None
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
 
     @staticmethod
     def backward(ctx, grad):

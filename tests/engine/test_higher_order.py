@@ -153,7 +153,7 @@ def test_gradgradcheck_insists_on_float64():
         mt.gradgradcheck(lambda t: t * t, [mt.tensor([1.0], dtype="float32", requires_grad=True)])
 
 
-class NoGraphBackward(mt.Function):
+class Double(mt.Function):
     @staticmethod
     def forward(ctx, x):
         return x * 2
@@ -163,11 +163,31 @@ class NoGraphBackward(mt.Function):
         return grad * 2
 
 
-def test_an_op_without_backward_graph_says_so_under_create_graph():
+class ArrayOnlyBackward(mt.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.asarray(grad.data if isinstance(grad, mt.Tensor) else grad) * 2
+
+
+def test_a_users_backward_serves_the_graph_pass_too():
+    """Written with operators that Tensors share, one backward gives first and higher derivatives."""
+    x = leaf([1.0, 3.0])
+    y = (Double.apply(x) * x).sum()                      # 2 x^2
+    (g,) = mt.grad(y, x, create_graph=True)
+    np.testing.assert_allclose(g.numpy(), [4.0, 12.0])   # 4 x
+    (gg,) = mt.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), [4.0, 4.0])
+
+
+def test_a_backward_that_leaves_the_graph_says_so_under_create_graph():
     x = leaf([1.0])
-    y = NoGraphBackward.apply(x).sum()
-    assert mt.grad(y, x, retain_graph=True)[0].item() == 2.0     # the array pass needs none
-    with pytest.raises(NotImplementedError, match="NoGraphBackward has no backward_graph"):
+    y = ArrayOnlyBackward.apply(x).sum()
+    assert mt.grad(y, x, retain_graph=True)[0].item() == 2.0     # the array pass is fine
+    with pytest.raises(TypeError, match="ArrayOnlyBackward.backward returned a ndarray for input 0"):
         mt.grad(y, x, create_graph=True)
 
 
