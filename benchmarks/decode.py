@@ -5,7 +5,7 @@
 
 A batch of ``--batch`` (32) random source sentences of 16..24 tokens (padded
 to the longest) is translated with ``--max-len`` (30) steps at most, in eval
-mode, float32, CPU.  Ours: ``minitransformer.decoding.greedy_decode`` and
+mode, float32, CPU.  Ours: ``minitransformer.inference.greedy_decode`` and
 ``beam_search`` (both with a key/value cache).  PyTorch has no generation
 API for nn.Transformer, so the reference decoders are written in
 torch_reference.py with the same weights and the same algorithm:
@@ -61,7 +61,7 @@ def _time_modes(modes: dict, runs: int) -> dict:
 
 def child_ours(cfg: dict, args) -> dict:
     pools = harness.limit_threads(args.threads)
-    from minitransformer.decoding import beam_search, greedy_decode
+    from minitransformer.inference import beam_search, greedy_decode
 
     model = harness.build_ours(cfg)
     model.eval()

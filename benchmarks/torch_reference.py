@@ -19,7 +19,7 @@ start from the same point and their first losses agree.
 For decoding, ``greedy_nocache`` re-runs the decoder on the whole prefix at
 every step (what ``nn.TransformerDecoder`` offers); ``greedy_cached`` and
 ``beam_cached`` run the same layers' weights step by step with a key/value
-cache, as ``minitransformer.decoding`` does.
+cache, as ``minitransformer.inference`` does.
 """
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ def greedy_nocache(model: TorchTransformer, src, max_len: int) -> list:
 
 @torch.no_grad()
 def beam_cached(model: TorchTransformer, src, beam: int, max_len: int, length_penalty: float = 0.6) -> list:
-    """Beam search as ``minitransformer.decoding.beam_search`` (same ranking, penalty and stop), cached.
+    """Beam search as ``minitransformer.inference.beam_search`` (same ranking, penalty and stop), cached.
 
     The projected memory of a sentence is the same for all its beams, so
     only the self-attention cache is reordered.

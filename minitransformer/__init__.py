@@ -58,7 +58,7 @@ __all__ = [
 # (``mt.gradcheck`` is the function, as ``torch.autograd.gradcheck``; its module is
 # ``minitransformer.gradcheck``.)
 _LAZY_SUBMODULES = (
-    "autograd", "backend", "cli", "data", "decoding", "distributed", "exercises", "functional",
+    "autograd", "backend", "cli", "data", "distributed", "exercises", "functional",
     "inference", "memory", "nn", "ops", "optim", "profiler",
     "serialization", "testing", "training", "viz",
 )

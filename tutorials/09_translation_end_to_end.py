@@ -48,9 +48,9 @@ except NameError:
     HERE = Path.cwd()  # in Jupyter: the notebook's folder
 if (HERE.parent / "minitransformer").is_dir():  # inside a checkout: use its package
     sys.path.insert(0, str(HERE.parent))
-from minitransformer.decoding import beam_search, greedy_decode, pad_batch
+from minitransformer.inference import beam_search, greedy_decode, pad_batch, translate_pairs
 from minitransformer.training.config import TrainConfig
-from minitransformer.training.evaluation import translate_pairs, translation_scores
+from minitransformer.training.evaluation import translation_scores
 from minitransformer.training.trainer import Trainer
 from minitransformer.viz.notebook import pyplot, setup_tutorial
 

@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     options.update(progress=False, out=args.out)
     if args.max_steps:
         options["max_steps"] = args.max_steps
-    config = TrainConfig.from_dict(options).validate()
+    config = TrainConfig.from_dict(options)
     os.makedirs(args.out, exist_ok=True)
 
     # the setup of Trainer._setup, in its order, so that the weights are the same

@@ -22,52 +22,55 @@ def is_grad_enabled() -> bool:
     return flags.grad_enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _FlagSetting(contextlib.ContextDecorator):
+    """Set one of the ``flags`` inside a ``with`` block (or a decorated function), then restore it.
+
+    A subclass names the flag and the value.  The values it replaced are
+    kept on a stack, so one instance -- a decorator's, shared by every call --
+    may be entered again before it exits, as a recursive function does.
+    """
+
+    flag: str
+    value: bool
+
+    def __init__(self):
+        self._previous = []
+
+    def __enter__(self):
+        self._previous.append(getattr(flags, self.flag))
+        setattr(flags, self.flag, self.value)
+        return self
+
+    def __exit__(self, *exc_info):
+        setattr(flags, self.flag, self._previous.pop())
+        return False
+
+
+class no_grad(_FlagSetting):
     """Record nothing inside the block (or the decorated function).
 
     Use it for evaluation, decoding and optimizer updates: no graph is built,
     so no memory is kept for a backward pass that never comes.
     """
 
-    def __enter__(self):
-        self._previous = flags.grad_enabled
-        flags.grad_enabled = False
-        return self
-
-    def __exit__(self, *exc_info):
-        flags.grad_enabled = self._previous
-        return False
+    flag, value = "grad_enabled", False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_FlagSetting):
     """Record the graph again inside a ``no_grad`` block."""
 
-    def __enter__(self):
-        self._previous = flags.grad_enabled
-        flags.grad_enabled = True
-        return self
-
-    def __exit__(self, *exc_info):
-        flags.grad_enabled = self._previous
-        return False
+    flag, value = "grad_enabled", True
 
 
 class AnomalyError(FloatingPointError):
     """An op produced a NaN or infinite value while detect_anomaly was on."""
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_FlagSetting):
     """Stop at the first op whose output or gradient is NaN or infinite.
 
     The error names the op, the shapes of its inputs and the line of user code
     that created it.  Slow (every value is checked): turn it on to debug.
     """
 
-    def __enter__(self):
-        self._previous = flags.anomaly
-        flags.anomaly = True
-        return self
-
-    def __exit__(self, *exc_info):
-        flags.anomaly = self._previous
-        return False
+    flag, value = "anomaly", True

@@ -20,8 +20,8 @@ def add_parser(subparsers):
 
 def run(args) -> int:
     from ..data import load_parallel  # noqa: PLC0415
-    from ..inference import check_max_len, load_run  # noqa: PLC0415
-    from ..training.evaluation import translate_pairs, translation_scores  # noqa: PLC0415
+    from ..inference import check_max_len, load_run, translate_pairs  # noqa: PLC0415
+    from ..training.evaluation import translation_scores  # noqa: PLC0415
 
     if args.beam < 1 or args.batch_size < 1 or args.max_len < 1:
         raise ValueError("--beam, --batch-size and --max-len must be positive")

@@ -102,7 +102,7 @@ def build_config(args):
             options[off_by_zero] = None
     if options.get("src_train") or options.get("train_tsv"):
         options.setdefault("task", None)
-    return TrainConfig.from_dict(options).validate()
+    return TrainConfig.from_dict(options)   # checked as it is made
 
 
 def run(args) -> int:

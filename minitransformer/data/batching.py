@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+
 __all__ = ["Batch", "make_batches", "BatchIterator", "epoch_batches", "TOKEN_BUDGETS"]
 
 TOKEN_BUDGETS = ("per-side", "both-sides")
@@ -141,8 +143,16 @@ class BatchIterator:
     ``it.epoch(e)`` yields all batches, shuffled by a generator seeded with
     ``(seed, e)``; ``it.epoch(e, start=k)`` skips the first k of that same
     order, so a run restarted from a checkpoint taken after k batches sees
-    exactly the batches it had not seen yet.  ``token_budget`` says how
-    ``max_tokens`` is counted ("per-side" or "both-sides", see the module).
+    exactly the batches it had not seen yet.
+
+    The settings, the same for :func:`make_batches` and :func:`epoch_batches`:
+
+    max_tokens     the token budget of a batch, padding included (or None)
+    max_sentences  the most pairs in a batch (or None); give one or both
+    token_budget   how ``max_tokens`` counts: "per-side" or "both-sides" (see the module)
+    pad_id, bos_id, eos_id   the tokenizers' special ids
+    shuffle        False: every epoch visits the batches shortest first
+    seed           seeds the order of every epoch, with the epoch number
     """
 
     def __init__(
@@ -152,9 +162,9 @@ class BatchIterator:
         *,
         max_tokens: int | None = None,
         max_sentences: int | None = None,
-        pad_id: int = 0,
-        bos_id: int = 2,
-        eos_id: int = 3,
+        pad_id: int = PAD_ID,
+        bos_id: int = BOS_ID,
+        eos_id: int = EOS_ID,
         shuffle: bool = True,
         seed: int = 0,
         token_budget: str = "both-sides",
@@ -197,27 +207,13 @@ class BatchIterator:
         return (self.batches[k] for k in self.order(epoch)[start:])
 
 
-def make_batches(
-    src_ids: Sequence[Sequence[int]],
-    tgt_ids: Sequence[Sequence[int]],
-    max_tokens: int | None = None,
-    max_sentences: int | None = None,
-    pad_id: int = 0,
-    bos_id: int = 2,
-    eos_id: int = 3,
-    shuffle: bool = True,
-    seed: int = 0,
-    token_budget: str = "both-sides",
-) -> list[Batch]:
-    """All batches of the dataset, in the order of epoch 0.
+def make_batches(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], **settings) -> list[Batch]:
+    """All batches of the dataset, in the order of epoch 0; ``settings`` as in :class:`BatchIterator`.
 
     Every pair appears in exactly one batch (see ``Batch.indices``). With
     ``shuffle=False`` batches come shortest first.
     """
-    it = BatchIterator(src_ids, tgt_ids, max_tokens=max_tokens, max_sentences=max_sentences,
-                       pad_id=pad_id, bos_id=bos_id, eos_id=eos_id, shuffle=shuffle, seed=seed,
-                       token_budget=token_budget)
-    return list(it.epoch(0))
+    return list(BatchIterator(src_ids, tgt_ids, **settings).epoch(0))
 
 
 def epoch_batches(
@@ -225,11 +221,11 @@ def epoch_batches(
     tgt_ids: Sequence[Sequence[int]],
     epoch: int,
     start: int = 0,
-    **kwargs,
+    **settings,
 ) -> Iterator[Batch]:
-    """Batches of one epoch, resumable at ``start``; ``kwargs`` as in :func:`make_batches`.
+    """Batches of one epoch, resumable at ``start``; ``settings`` as in :class:`BatchIterator`.
 
     This rebuilds the batches on each call; for many epochs build one
     :class:`BatchIterator` and call its ``epoch`` method instead.
     """
-    return BatchIterator(src_ids, tgt_ids, **kwargs).epoch(epoch, start)
+    return BatchIterator(src_ids, tgt_ids, **settings).epoch(epoch, start)

@@ -57,9 +57,13 @@ def embedding(ids, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Look up rows of ``weight`` (V, D) for integer ``ids`` of any shape: result ids.shape + (D,).
 
     Ids out of range, negative ones included, raise IndexError (NumPy would
-    silently wrap a negative id around to the end of the table).
+    silently wrap a negative id around to the end of the table): the lookup
+    checks, once, that the ids are integers within the table.  ``ids`` is a
+    Tensor on ``weight``'s backend, or an array or list, sent there (a no-op
+    for an array already there) and handed on as an array, not wrapped.
     """
-    ids = ids if isinstance(ids, Tensor) else Tensor(get_array_module(weight.data).asarray(ids))
+    if not isinstance(ids, Tensor):
+        ids = get_array_module(weight.data).asarray(ids)
     n = weight.shape[0]
     # checked here, not in backward, where a bad index would fail late and obscurely
     if padding_idx is not None and not -n <= padding_idx < n:

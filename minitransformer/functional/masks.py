@@ -9,10 +9,17 @@ from ..autograd import Tensor
 from ..backend import array_module, get_array_module, get_backend
 
 
-def causal_mask(length: int, backend: str | None = None) -> Tensor:
-    """The 'subsequent' mask, shape (L, L): position i may attend to j <= i only."""
+def causal_mask(length: int, backend: str | None = None, *, offset: int = 0) -> Tensor:
+    """The 'subsequent' mask, shape (L, L): position i may attend to j <= i only.
+
+    ``offset`` is for incremental decoding, where the keys of ``offset``
+    earlier positions are cached: the mask of the L new queries is then
+    (L, offset + L), and new query i, at absolute position offset + i, may
+    attend to keys j <= offset + i.  ``backend`` (default: the current one) is
+    where the mask is made; a model passes its parameters' backend.
+    """
     xp = array_module(backend or get_backend())
-    return Tensor(xp.tril(xp.ones((length, length), dtype=bool)))
+    return Tensor(xp.tril(xp.ones((length, offset + length), dtype=bool), k=offset))
 
 
 def padding_mask(ids, pad_id: int = 0) -> Tensor:

@@ -16,7 +16,7 @@ from . import init
 from .embedding import Embedding, PositionalEncoding
 from .linear import Linear, _check_positive_int
 from .module import Module
-from .transformer import ConfigMixin, check_dropout, shifted_causal_mask, token_ids, xavier_init_
+from .transformer import ConfigMixin, check_dropout, token_ids, xavier_init_
 from .transformer_layers import Encoder
 
 
@@ -55,13 +55,12 @@ class TransformerLM(ConfigMixin, Module):
         return {"offset": 0, "layers": [{} for _ in self.encoder.layers]}
 
     def forward(self, ids, cache: dict | None = None) -> Tensor:
-        xp = get_array_module(self.embed.weight.data)
-        ids = token_ids("TransformerLM", "ids", ids, xp)
+        ids = token_ids("TransformerLM", "ids", ids, get_array_module(self.embed.weight.data))
         length = ids.shape[1]
         offset = 0 if cache is None else cache["offset"]
-        mask = shifted_causal_mask(length, offset, xp)
+        mask = F.causal_mask(length, backend=self.embed.weight.backend, offset=offset)
         if self.pad_id is not None and cache is None:
-            mask = Tensor(mask.data & (ids != self.pad_id)[:, None, None, :])
+            mask = Tensor(mask.data & F.padding_mask(ids, self.pad_id).data)
         x = self.pos_encoding(self.embed(ids), offset=offset)
         h = self.encoder(x, mask, cache=None if cache is None else cache["layers"])
         if cache is not None:
@@ -102,7 +101,7 @@ class TransformerEncoderModel(ConfigMixin, Module):
     @staticmethod
     def generate_square_subsequent_mask(size: int, backend: str | None = None) -> Tensor:
         """(size, size) bool causal mask, True on and below the diagonal."""
-        return F.causal_mask(size, backend)
+        return F.causal_mask(size, backend=backend)
 
     def forward(self, src, src_mask=None) -> Tensor:
         xp = get_array_module(self.embedding.weight.data)

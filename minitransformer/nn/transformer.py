@@ -29,7 +29,12 @@ from .transformer_layers import Decoder, Encoder
 
 
 def token_ids(model: str, name: str, ids, xp):
-    """``ids`` as a backend integer array of shape (B, L) with B, L > 0, or a clear error."""
+    """``ids`` as a backend integer array of shape (B, L) with B, L > 0, or a clear error.
+
+    Every model calls this once per id argument, where the ids come in, and
+    passes the array it returns on: to the masks and to its embeddings, whose
+    lookup checks that every id is within the table.
+    """
     data = ids.data if isinstance(ids, Tensor) else ids
     if get_array_module(data) is not xp or not hasattr(data, "dtype"):
         data = xp.asarray(data)
@@ -46,11 +51,6 @@ def token_ids(model: str, name: str, ids, xp):
 def check_dropout(model: str, p) -> None:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
         raise ValueError(f"{model}: dropout must be a probability in [0, 1), got {p!r}")
-
-
-def shifted_causal_mask(length: int, offset: int, xp) -> Tensor:
-    """(L, offset + L) bool: new position i (absolute offset + i) may see keys j <= offset + i."""
-    return Tensor(xp.tril(xp.ones((length, offset + length), dtype=bool), k=offset))
 
 
 def xavier_init_(model: Module) -> None:
@@ -126,30 +126,38 @@ class Transformer(ConfigMixin, Module):
         self.output_proj = None if tie_output else Linear(d_model, tgt_vocab_size)
         xavier_init_(self)
 
-    # ------------------------------------------------------------ masks
-    def _xp(self):
-        return get_array_module(self.src_embed.weight.data)
+    # ------------------------------------------------------------ ids and masks
+    # The public methods take ids as a list, an array or a Tensor and check
+    # them once (``_ids``); the private ones (``_src_mask``, ``_encode``, ...)
+    # take the checked array and pass it on as it is.
+    def _ids(self, name: str, ids):
+        return token_ids("Transformer", name, ids, get_array_module(self.src_embed.weight.data))
 
     def make_src_mask(self, src_ids):
         """(B, 1, 1, S) bool, True at real source tokens; None when pad_id is None."""
-        src = token_ids("Transformer", "src_ids", src_ids, self._xp())
-        return None if self.pad_id is None else F.padding_mask(src, self.pad_id)
+        return self._src_mask(self._ids("src_ids", src_ids))
 
     def make_tgt_mask(self, tgt_ids) -> Tensor:
         """(B, 1, T, T) bool: causal & target padding (just causal (T, T) when pad_id is None)."""
-        xp = self._xp()
-        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, xp)
-        causal = xp.tril(xp.ones((tgt.shape[1], tgt.shape[1]), dtype=bool))
+        return self._tgt_mask(self._ids("tgt_ids", tgt_ids))
+
+    def _src_mask(self, src):
+        return None if self.pad_id is None else F.padding_mask(src, self.pad_id)
+
+    def _tgt_mask(self, tgt) -> Tensor:
+        causal = F.causal_mask(tgt.shape[1], backend=self.src_embed.weight.backend)
         if self.pad_id is None:
-            return Tensor(causal)
-        return Tensor(causal & (tgt != self.pad_id)[:, None, None, :])
+            return causal
+        return Tensor(causal.data & F.padding_mask(tgt, self.pad_id).data)
 
     # ------------------------------------------------------------ the two halves
     def encode(self, src_ids, src_mask=None) -> Tensor:
         """memory (B, S, d_model) of the source ids (B, S)."""
-        src = token_ids("Transformer", "src_ids", src_ids, self._xp())
+        return self._encode(self._ids("src_ids", src_ids), src_mask)
+
+    def _encode(self, src, src_mask) -> Tensor:
         if src_mask is None:
-            src_mask = self.make_src_mask(src)
+            src_mask = self._src_mask(src)
         return self.encoder(self.pos_encoding(self.src_embed(src)), src_mask)
 
     def _memory_mask(self, memory, src_ids, src_mask):
@@ -167,23 +175,22 @@ class Transformer(ConfigMixin, Module):
 
     def decode(self, tgt_ids, memory: Tensor, src_ids=None, src_mask=None) -> Tensor:
         """Logits (B, T, V) for every target position, attending to ``memory``."""
-        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, self._xp())
-        src_mask = self._memory_mask(memory, src_ids, src_mask)
+        return self._decode(self._ids("tgt_ids", tgt_ids), memory, self._memory_mask(memory, src_ids, src_mask))
+
+    def _decode(self, tgt, memory: Tensor, src_mask) -> Tensor:
         if memory.shape[0] != tgt.shape[0]:
             raise ValueError(f"Transformer: memory {memory.shape} and tgt_ids {tuple(tgt.shape)} differ in batch size")
-        h = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, self.make_tgt_mask(tgt), src_mask)
+        h = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, self._tgt_mask(tgt), src_mask)
         return self.generator(h)
 
     def forward(self, src_ids, tgt_ids) -> Tensor:
-        xp = self._xp()
-        src = token_ids("Transformer", "src_ids", src_ids, xp)
-        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, xp)
+        src, tgt = self._ids("src_ids", src_ids), self._ids("tgt_ids", tgt_ids)
         if src.shape[0] != tgt.shape[0]:
             raise ValueError(
                 f"Transformer: src_ids {tuple(src.shape)} and tgt_ids {tuple(tgt.shape)} differ in batch size"
             )
-        src_mask = self.make_src_mask(src)
-        return self.decode(tgt, self.encode(src, src_mask), src_mask=src_mask)
+        src_mask = self._src_mask(src)
+        return self._decode(tgt, self._encode(src, src_mask), src_mask)
 
     # ------------------------------------------------------------ incremental decoding
     def init_cache(self) -> dict:
@@ -201,12 +208,12 @@ class Transformer(ConfigMixin, Module):
         """
         if not isinstance(cache, dict) or "layers" not in cache:
             raise TypeError("Transformer.decode_step: cache must come from model.init_cache()")
-        xp = self._xp()
-        tgt = token_ids("Transformer", "tgt_ids", tgt_ids, xp)
+        tgt = self._ids("tgt_ids", tgt_ids)
         src_mask = self._memory_mask(memory, src_ids, src_mask)
         offset, length = cache["offset"], tgt.shape[1]
         x = self.pos_encoding(self.tgt_embed(tgt), offset=offset)
-        mask = None if length == 1 else shifted_causal_mask(length, offset, xp)
+        # one new token may see every cached key: no mask needed
+        mask = None if length == 1 else F.causal_mask(length, backend=self.src_embed.weight.backend, offset=offset)
         h = self.decoder(x, memory, mask, src_mask, cache=cache["layers"])
         cache["offset"] = offset + length
         return self.generator(h)

@@ -2,8 +2,10 @@
 
 A run is described by a ``TrainConfig``.  It comes from defaults, then a
 config file (TOML or JSON), then command-line flags, each overriding the one
-before; ``validate()`` rejects combinations that cannot work before any time
-is spent.
+before.  Every option is checked here, in ``validate()``, which runs as the
+config is made (``TrainConfig(...)``, ``from_dict``, ``dataclasses.replace``):
+a config that exists is one that can work, and combinations that cannot are
+refused before any time is spent.  Nothing downstream checks them again.
 """
 from __future__ import annotations
 
@@ -126,7 +128,14 @@ class TrainConfig:
         return {k.replace("-", "_"): v for k, v in data.items()}
 
     # ------------------------------------------------------------ validation
+    def __post_init__(self):
+        self.validate()
+
     def validate(self) -> "TrainConfig":
+        """Raise ValueError, naming the flag, for an option or combination that cannot work.
+
+        Called as the config is made; call it again after changing a field by hand.
+        """
         def need(cond, message):
             if not cond:
                 raise ValueError(message)

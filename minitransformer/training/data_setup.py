@@ -5,10 +5,10 @@ The tokenizer models are written into the run directory, so that
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from ..data import Tokenizer, filter_by_length, load_parallel, load_tsv, make_task, train_tokenizers
+from ..inference.run import load_tokenizers, tokenizer_paths
 
 
 @dataclass
@@ -34,27 +34,6 @@ def load_pairs(config):
     n_eval = max(200, config.task_size // 10)
     splits = make_task(config.task, config.task_size, n_eval, n_eval, seed=config.seed)
     return splits["train"], splits["valid"], splits["test"]
-
-
-def tokenizer_paths(run_dir: str, joint: bool) -> tuple:
-    if joint:
-        path = os.path.join(run_dir, "tokenizer.model")
-        return path, path
-    return os.path.join(run_dir, "src.model"), os.path.join(run_dir, "tgt.model")
-
-
-def load_tokenizers(run_dir: str) -> tuple:
-    """The tokenizers saved in a run directory (joint, or source and target)."""
-    joint = os.path.join(run_dir, "tokenizer.model")
-    if os.path.exists(joint):
-        tok = Tokenizer.load(joint)
-        return tok, tok
-    src, tgt = tokenizer_paths(run_dir, joint=False)
-    if not (os.path.exists(src) and os.path.exists(tgt)):
-        raise FileNotFoundError(
-            f"no tokenizer model in {run_dir} (expected tokenizer.model, or src.model and tgt.model)"
-        )
-    return Tokenizer.load(src), Tokenizer.load(tgt)
 
 
 def prepare(config, run_dir: str, reuse_tokenizers: bool = False) -> Datasets:

@@ -1,10 +1,9 @@
-"""Validation loss, translations of a list of sentences, and their BLEU/chrF."""
+"""Validation loss, and the BLEU/chrF of translations against their references."""
 from __future__ import annotations
 
 from ..autograd import no_grad
-from ..decoding import translate_batch
 from ..functional import cross_entropy
-from .steps import batch_tensors
+from .steps import batch_ids
 
 
 @no_grad()
@@ -14,25 +13,12 @@ def evaluate_loss(model, batches, *, pad_id: int = 0, backend: str = "numpy") ->
     model.eval()
     total, tokens = 0.0, 0
     for batch in batches:
-        src, tgt_in, tgt_out = batch_tensors(batch, backend)
+        src, tgt_in, tgt_out = batch_ids(batch, backend)
         logits = model(src, tgt_in)
         total += cross_entropy(logits, tgt_out, ignore_index=pad_id, reduction="sum").item()
         tokens += batch.num_tgt_tokens
     model.train(was_training)
     return total / max(tokens, 1)
-
-
-def translate_pairs(model, src_tok, tgt_tok, sentences, *, beam: int = 1, max_len: int = 64,
-                    batch_size: int = 64, backend: str = "numpy", length_penalty: float = 0.6) -> list:
-    """Translate sentences (strings) in batches, in order; returns detokenized strings."""
-    out = []
-    for i in range(0, len(sentences), batch_size):
-        chunk = sentences[i:i + batch_size]
-        ids = src_tok.encode_batch(chunk, add_eos=True)
-        hyps = translate_batch(model, ids, beam=beam, max_len=max_len, backend=backend,
-                               length_penalty=length_penalty)
-        out.extend(tgt_tok.decode_batch(hyps))
-    return out
 
 
 def translation_scores(hypotheses, references) -> dict:

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import math
 
-from ..autograd import Tensor
 from ..backend import array_module, get_backend
 from ..functional import cross_entropy
 from ..optim import clip_grad_norm_
 
 
-def batch_tensors(batch, backend: str):
-    """The batch's id arrays as int64 tensors on ``backend``."""
+def batch_ids(batch, backend: str):
+    """The batch's int64 id arrays (src, tgt_in, tgt_out), sent to ``backend``.
+
+    They stay arrays: the model checks the ids once where they come in and
+    hands the same arrays on to its embeddings, whose lookup checks their range.
+    """
     xp = array_module(backend)
-    return Tensor(xp.asarray(batch.src)), Tensor(xp.asarray(batch.tgt_in)), Tensor(xp.asarray(batch.tgt_out))
+    return xp.asarray(batch.src), xp.asarray(batch.tgt_in), xp.asarray(batch.tgt_out)
 
 
 def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothing: float = 0.0,
@@ -40,7 +43,7 @@ def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothi
         raise ValueError("accumulate_gradients: the batch holds no target tokens")
     loss_sum = 0.0
     for batch in micro_batches:
-        src, tgt_in, tgt_out = batch_tensors(batch, backend)
+        src, tgt_in, tgt_out = batch_ids(batch, backend)
         logits = model(src, tgt_in)
         loss = cross_entropy(logits, tgt_out, ignore_index=pad_id,
                              label_smoothing=label_smoothing, reduction="sum")

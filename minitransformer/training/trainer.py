@@ -21,13 +21,14 @@ import time
 from .. import backend as _backend
 from ..autograd import detect_anomaly
 from ..data import BatchIterator, PAD_ID
+from ..inference import translate_pairs
 from ..nn import Transformer
 from ..serialization import load, save
 from .advice import setup_warnings, stop_warning
 from .config import TrainConfig
 from .data_setup import prepare
 from .early_stopping import EarlyStopping
-from .evaluation import evaluate_loss, translate_pairs, translation_scores
+from .evaluation import evaluate_loss, translation_scores
 from .metrics import MetricsLog, perplexity
 from .optimizers import build_optimizer, build_scheduler
 from .steps import NonFiniteLossError, train_step
@@ -39,7 +40,7 @@ MAX_SKIPS_IN_A_ROW = 50
 
 class Trainer:
     def __init__(self, config: TrainConfig, log=print):
-        self.config = config.validate()
+        self.config = config   # checked when it was made (TrainConfig.__post_init__)
         if self.config.backend is None:  # follow mt.use_backend / MINITRANSFORMER_BACKEND
             self.config.backend = _backend.get_backend()
         self.log = log
@@ -62,11 +63,9 @@ class Trainer:
         self.tgt_ids = tgt_tok.encode_batch([t for _, t in self.data.train])
         self.valid_src = src_tok.encode_batch([s for s, _ in self.data.valid], add_eos=True)
         self.valid_tgt = tgt_tok.encode_batch([t for _, t in self.data.valid])
-        self.batches = BatchIterator(self.src_ids, self.tgt_ids, max_tokens=c.max_tokens,
-                                     max_sentences=c.max_sentences, seed=c.seed, token_budget=c.token_budget)
-        self.valid_batches = BatchIterator(self.valid_src, self.valid_tgt, max_tokens=c.max_tokens,
-                                           max_sentences=c.max_sentences, shuffle=False,
-                                           token_budget=c.token_budget)
+        budget = dict(max_tokens=c.max_tokens, max_sentences=c.max_sentences, token_budget=c.token_budget)
+        self.batches = BatchIterator(self.src_ids, self.tgt_ids, seed=c.seed, **budget)
+        self.valid_batches = BatchIterator(self.valid_src, self.valid_tgt, shuffle=False, **budget)
         longest = max(max(len(x) for x in self.src_ids), max(len(x) for x in self.tgt_ids) + 1)
         self.model = Transformer(
             src_tok.vocab_size, tgt_tok.vocab_size, d_model=c.d_model, num_heads=c.heads,

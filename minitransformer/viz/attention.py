@@ -14,8 +14,9 @@ import os
 import numpy
 
 from ..autograd import Tensor, no_grad
-from ..backend import get_array_module
-from ..decoding import greedy_decode, pad_batch
+from ..backend import get_array_module, to_host
+from ..data import BOS_ID
+from ..inference import greedy_decode, pad_batch
 from ..nn.attention import MultiHeadAttention
 from ._pyplot import pyplot
 
@@ -44,9 +45,9 @@ def attention_maps(model, tokenizers, sentence: str, run_dir: str, layer: int = 
     src_ids = src_tok.encode(sentence, add_eos=True)
     src = pad_batch([src_ids], xp=xp)
     hyp = greedy_decode(model, src, max_len=64)[0]
-    tgt_in = xp.asarray(numpy.array([[2] + hyp], dtype=numpy.int64))
+    tgt_in = xp.asarray(numpy.array([[BOS_ID] + hyp], dtype=numpy.int64))
     with keep_attention_weights(model):
-        model(Tensor(src), Tensor(tgt_in))
+        model(src, tgt_in)
         encoder_attn = model.encoder.layers[layer].self_attn.last_weights
         cross_attn = model.decoder.layers[layer].multihead_attn.last_weights
     model.train(was_training)
@@ -62,8 +63,7 @@ def attention_maps(model, tokenizers, sentence: str, run_dir: str, layer: int = 
 
 
 def _host(t):
-    data = t.data if isinstance(t, Tensor) else t
-    return data.get() if hasattr(data, "get") else numpy.asarray(data)
+    return to_host(t.data if isinstance(t, Tensor) else t)
 
 
 def plot_attention(weights, src_tokens, tgt_tokens, path: str, title: str = "attention") -> str:

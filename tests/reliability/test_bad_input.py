@@ -18,7 +18,7 @@ import minitransformer as mt
 from minitransformer import nn
 from minitransformer.cli import COMMANDS, main
 from minitransformer.data import Tokenizer, load_parallel, load_tsv, read_lines
-from minitransformer.decoding import translate_batch
+from minitransformer.inference import translate_batch
 from minitransformer.nn.module import StateDictError
 
 ROOT = Path(__file__).resolve().parents[2]

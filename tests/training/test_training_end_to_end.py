@@ -19,12 +19,11 @@ import minitransformer as mt
 from minitransformer.cli import build_parser
 from minitransformer.cli.train import build_config
 from minitransformer.data import BOS_ID, EOS_ID, make_task
-from minitransformer.decoding import beam_search, greedy_decode, pad_batch
-from minitransformer.inference import load_run
+from minitransformer.inference import beam_search, greedy_decode, load_run, load_tokenizers, pad_batch, translate_pairs
 from minitransformer.nn import Transformer
 from minitransformer.training import TrainConfig
-from minitransformer.training.data_setup import load_tokenizers, prepare
-from minitransformer.training.evaluation import translate_pairs, translation_scores
+from minitransformer.training.data_setup import prepare
+from minitransformer.training.evaluation import translation_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """\

@@ -43,7 +43,7 @@ def test_the_default_run_has_no_time_budget_and_decodes_as_long_as_translate():
 def recipe(**overrides):
     options = TrainConfig.from_file(str(RECIPE))
     options.update(overrides)
-    return TrainConfig.from_dict(options).validate()
+    return TrainConfig.from_dict(options)
 
 
 def warnings_of(config, tokens=2000.0, vocab=(8000, 8000), longest=40):

@@ -1,84 +1,19 @@
-"""Decoding: turn a source sentence into the model's translation, token by token.
+"""Beam search: the ``beam`` most likely prefixes of every sentence, kept side by side.
 
-Both decoders encode the source once and then call ``model.decode_step``
-with a cache of every decoder layer's keys and values, so each new token
-costs one decoder step over one position -- O(length) work per sentence,
-not the O(length^2) of re-running the decoder on the whole prefix.
-
-* ``greedy_decode`` takes the most likely token at every step.
-* ``beam_search`` keeps the ``beam`` most likely prefixes of every sentence;
-  finished ones are set aside, and the best length-normalised score wins
-  (GNMT's penalty ((5 + length) / 6) ** alpha).  With beam 1 it is greedy.
+Finished hypotheses are set aside, and the best length-normalised score wins
+(GNMT's penalty ((5 + length) / 6) ** alpha).  With beam 1 it is greedy.
+Every hypothesis of a sentence is one row of the batch, so one
+``model.decode_step`` advances all of them, with one key/value cache.
 """
 from __future__ import annotations
 
 import numpy
 
-from .autograd import Tensor, no_grad
-from .backend import array_module, get_array_module
-
-PAD, BOS, EOS = 0, 2, 3
-
-
-def pad_batch(sequences, pad_id: int = PAD, xp=numpy):
-    """Lists of ids -> an int64 array (B, longest) padded with ``pad_id``."""
-    if not sequences:
-        raise ValueError("decoding: no sentences given")
-    longest = max(len(s) for s in sequences)
-    if longest == 0:
-        raise ValueError("decoding: every source sentence is empty")
-    out = numpy.full((len(sequences), longest), pad_id, dtype=numpy.int64)
-    for i, s in enumerate(sequences):
-        out[i, :len(s)] = s
-    return xp.asarray(out)
-
-
-def _cut(rows, eos_id):
-    """Token lists up to (not including) the first eos."""
-    out = []
-    for row in rows:
-        row = [int(x) for x in row]
-        out.append(row[:row.index(eos_id)] if eos_id in row else row)
-    return out
-
-
-def _to_host(array):
-    return array.get() if hasattr(array, "get") else array
-
-
-@no_grad()
-def greedy_decode(model, src, max_len: int = 64, bos_id: int = BOS, eos_id: int = EOS,
-                  pad_id: int = PAD) -> list:
-    """Most likely token at each step, for a batch of sources (B, S); returns B token lists.
-
-    Finished sentences leave the batch (their cache rows are dropped), so a
-    batch costs as much as its longest translation needs, no more.
-    """
-    xp = get_array_module(model.src_embed.weight.data)
-    src = xp.asarray(src.data if isinstance(src, Tensor) else src)
-    batch = src.shape[0]
-    src_mask = model.make_src_mask(src)
-    memory = model.encode(src, src_mask)
-    cache = model.init_cache()
-    tokens = numpy.full((batch, max_len), pad_id, dtype=numpy.int64)
-    active = numpy.arange(batch)                      # rows still decoding
-    last = xp.full((batch, 1), bos_id, dtype=numpy.int64)
-    for t in range(max_len):
-        logits = model.decode_step(Tensor(last), memory, cache, src_mask=src_mask)
-        nxt = _to_host(logits.data[:, -1].argmax(axis=-1))
-        tokens[active, t] = nxt
-        keep = nxt != eos_id
-        if not keep.any():
-            break
-        if not keep.all():                            # drop finished rows from every tensor
-            rows = xp.asarray(numpy.flatnonzero(keep))
-            active = active[keep]
-            memory = Tensor(memory.data[rows])
-            src_mask = None if src_mask is None else Tensor(src_mask.data[rows])
-            model.reorder_cache(cache, rows)
-            nxt = nxt[keep]
-        last = xp.asarray(nxt[:, None])
-    return _cut(tokens, eos_id)
+from .. import functional as F
+from ..autograd import Tensor, no_grad
+from ..backend import get_array_module, to_host
+from ..data import BOS_ID, EOS_ID, PAD_ID
+from .batch import source_ids
 
 
 def gnmt_penalty(length, alpha: float):
@@ -105,7 +40,7 @@ def _best_candidates(scores, logp, count: int):
 
 @no_grad()
 def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: float = 0.6,
-                bos_id: int = BOS, eos_id: int = EOS, pad_id: int = PAD) -> list:
+                bos_id: int = BOS_ID, eos_id: int = EOS_ID, pad_id: int = PAD_ID) -> list:
     """The best of ``beam`` hypotheses per source (B, S) by length-normalised log-probability.
 
     The beam always holds ``beam`` unfinished hypotheses (as in fairseq).  At
@@ -123,8 +58,8 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
     """
     if beam < 1:
         raise ValueError(f"beam_search: beam must be >= 1, got {beam}")
-    xp = get_array_module(model.src_embed.weight.data)
-    src = xp.asarray(src.data if isinstance(src, Tensor) else src)
+    src = source_ids(model, src)
+    xp = get_array_module(src)
     batch = src.shape[0]
     # every source row repeated `beam` times: row b * beam + k is hypothesis k of sentence b
     expand = xp.asarray(numpy.repeat(numpy.arange(batch), beam))
@@ -139,8 +74,8 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
     best_finished = numpy.full(batch, -numpy.inf)
     last = xp.full((batch * beam, 1), bos_id, dtype=numpy.int64)
     for t in range(max_len):
-        logits = model.decode_step(Tensor(last), memory, cache, src_mask=src_mask)
-        logp = _to_host(_log_softmax(logits.data[:, -1])).astype(numpy.float64).reshape(batch, beam, -1)
+        logits = model.decode_step(last, memory, cache, src_mask=src_mask)
+        logp = to_host(F.log_softmax(logits[:, -1]).data).astype(numpy.float64).reshape(batch, beam, -1)
         cand_scores, origin, token = _best_candidates(scores, logp, 2 * beam)
         ends = token == eos_id
         for b, rank in zip(*numpy.nonzero(ends[:, :beam])):
@@ -166,23 +101,3 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
                 finished[b].append((scores[b, k] / gnmt_penalty(max_len, length_penalty), tokens[b, k].tolist()))
     # max keeps the first of equal scores: the one that finished first
     return [max(f, key=lambda scored: scored[0])[1] for f in finished]
-
-
-def _log_softmax(x):
-    xp = get_array_module(x)
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def translate_batch(model, src_id_lists, beam: int = 1, max_len: int = 64, backend: str = "numpy",
-                    length_penalty: float = 0.6) -> list:
-    """Decode lists of source ids; returns lists of target ids (no bos/eos)."""
-    was_training = model.training
-    model.eval()
-    try:
-        src = pad_batch(src_id_lists, xp=array_module(backend))
-        if beam == 1:
-            return greedy_decode(model, src, max_len=max_len)
-        return beam_search(model, src, beam=beam, max_len=max_len, length_penalty=length_penalty)
-    finally:
-        model.train(was_training)

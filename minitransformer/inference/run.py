@@ -1,13 +1,42 @@
-"""Load a trained run (model and tokenizers) for translation and evaluation."""
+"""Load a trained run (model and tokenizers) for translation and evaluation.
+
+A run directory, as ``minitransformer train`` writes it, holds the
+checkpoints (``best.ckpt``, ``last.ckpt``) and the tokenizer models: one
+``tokenizer.model`` for a joint vocabulary, or ``src.model`` and
+``tgt.model``.  Training writes the tokenizers where ``tokenizer_paths``
+says, and everything that reads a run finds them with ``load_tokenizers``.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from . import backend as _backend
-from .data import Tokenizer
-from .nn import Transformer
-from .serialization import load
+from .. import backend as _backend
+from ..data import Tokenizer
+from ..nn import Transformer
+from ..serialization import load
+
+
+def tokenizer_paths(run_dir: str, joint: bool) -> tuple:
+    """(source, target) tokenizer model paths in ``run_dir``; one file twice for a joint vocabulary."""
+    if joint:
+        path = os.path.join(run_dir, "tokenizer.model")
+        return path, path
+    return os.path.join(run_dir, "src.model"), os.path.join(run_dir, "tgt.model")
+
+
+def load_tokenizers(run_dir: str) -> tuple:
+    """The tokenizers saved in a run directory (joint, or source and target)."""
+    joint, _ = tokenizer_paths(run_dir, joint=True)
+    if os.path.exists(joint):
+        tok = Tokenizer.load(joint)
+        return tok, tok
+    src, tgt = tokenizer_paths(run_dir, joint=False)
+    if not (os.path.exists(src) and os.path.exists(tgt)):
+        raise FileNotFoundError(
+            f"no tokenizer model in {run_dir} (expected tokenizer.model, or src.model and tgt.model)"
+        )
+    return Tokenizer.load(src), Tokenizer.load(tgt)
 
 
 @dataclass
@@ -20,8 +49,6 @@ class LoadedRun:
 
 def load_run(run_dir: str, checkpoint: str = "best.ckpt", backend: str | None = None) -> LoadedRun:
     """The model of ``run_dir/checkpoint`` (best.ckpt, falling back to last.ckpt) in eval mode."""
-    from .training.data_setup import load_tokenizers  # noqa: PLC0415
-
     if not os.path.isdir(run_dir):
         raise FileNotFoundError(f"run directory not found: {run_dir}")
     path = os.path.join(run_dir, checkpoint)
