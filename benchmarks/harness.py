@@ -122,12 +122,12 @@ def build_ours(cfg: dict, seed: int = SEED):
 
 
 # ---------------------------------------------------------------- threads, memory, machine
-def child_env(threads: int) -> dict:
-    """The environment of a child: BLAS/OpenMP pools limited to ``threads``, repo on the path."""
+def child_env(threads: int, root: str = REPO_ROOT) -> dict:
+    """The environment of a child: BLAS/OpenMP pools limited to ``threads``, the checkout ``root`` on the path."""
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
-    env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("CUPY_TF32", "0")   # full float32 products on the GPU (no TF32)
     return env
 
@@ -203,10 +203,13 @@ def emit(result: dict) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_child(script: str, args: list, threads: int, timeout: float = 3600) -> dict:
-    """Run ``python script --child ... args`` in a fresh process; return its RESULT."""
-    cmd = [sys.executable, os.path.join(BENCH_DIR, script), *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(threads), timeout=timeout)
+def run_child(script: str, args: list, threads: int, timeout: float = 3600, root: str = REPO_ROOT) -> dict:
+    """Run ``python script --child ... args`` in a fresh process; return its RESULT.
+
+    ``root`` is the checkout whose engine and benchmark script the child runs
+    (another revision's, to measure a change before and after in one run)."""
+    cmd = [sys.executable, os.path.join(root, "benchmarks", script), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(threads, root), timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(

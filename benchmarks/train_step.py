@@ -157,6 +157,8 @@ def compare(cfg_name: str, args, device: str = "cpu", ours_lib: str = "numpy") -
     cfg = harness.CONFIGS[cfg_name]
     have_torch = args.impl != "ours" and harness.torch_version() is not None
     impls = [i for i in ("ours", "torch") if i != "torch" or have_torch]
+    if args.baseline:   # another checkout's engine, alternated with ours in the same run
+        impls = ["baseline"] + impls
     if args.impl == "torch":
         impls = ["torch"] if have_torch else []
     flops = harness.train_flops(cfg)
@@ -179,7 +181,12 @@ def compare(cfg_name: str, args, device: str = "cpu", ours_lib: str = "numpy") -
                   "--threads", args.threads, "--device", device]
     for r in range(args.repeats):
         for impl in impls:
-            runs[impl].append(harness.run_child("train_step.py", ["--child", impl, *child_args], args.threads))
+            if impl == "baseline":
+                run = harness.run_child("train_step.py", ["--child", "ours", *child_args], args.threads,
+                                        root=os.path.abspath(args.baseline))
+            else:
+                run = harness.run_child("train_step.py", ["--child", impl, *child_args], args.threads)
+            runs[impl].append(run)
     rows, summary = [], dict(config=cfg_name, cfg=cfg, device=device, threads=args.threads, flops=flops,
                              gemm_peak_gflops=peaks, results={})
     tokens = cfg["batch"] * cfg["tgt_len"]
@@ -206,11 +213,20 @@ def compare(cfg_name: str, args, device: str = "cpu", ours_lib: str = "numpy") -
         r = summary["results"][impl]
         print(f"{impl}: {r['params']} parameters; medians per child run (ms): "
               + ", ".join(f"{m:.2f}" for m in r["run_medians_ms"]) + f"; {r['threads']}")
-    if len(impls) == 2:
-        a, b = summary["results"]["ours"], summary["results"]["torch"]
+    results = summary["results"]
+    if "ours" in results and "torch" in results:
+        a, b = results["ours"], results["torch"]
         summary["ratio_median"], summary["ratio_min"] = a["median_ms"] / b["median_ms"], a["min_ms"] / b["min_ms"]
         print(f"ours / PyTorch time per step: {summary['ratio_median']:.2f}x (median), "
               f"{summary['ratio_min']:.2f}x (min)")
+    if "baseline" in results:
+        base = results["baseline"]
+        if "torch" in results:
+            print(f"baseline / PyTorch time per step: {base['median_ms'] / results['torch']['median_ms']:.2f}x "
+                  f"(median), {base['min_ms'] / results['torch']['min_ms']:.2f}x (min)")
+        summary["ratio_to_baseline_median"] = results["ours"]["median_ms"] / base["median_ms"]
+        print(f"ours / baseline time per step: {summary['ratio_to_baseline_median']:.3f}x (median), "
+              f"{results['ours']['min_ms'] / base['min_ms']:.3f}x (min)")
     return summary
 
 
@@ -224,6 +240,9 @@ def parse_args(argv=None, device_default: str = "cpu"):
     p.add_argument("--repeats", type=int, default=3, help="number of ours/torch child-run pairs")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS/OpenMP/torch threads")
     p.add_argument("--impl", default="both", choices=["both", "ours", "torch"])
+    p.add_argument("--baseline", metavar="CHECKOUT",
+                   help="also measure the engine of another checkout (an earlier revision), alternated "
+                        "with ours and PyTorch in the same run: a change measured before and after")
     p.add_argument("--peak-size", type=int, default=2048, help="matrix size of the GEMM peak measurement")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--device", default=device_default, choices=["cpu", "cuda"], help=argparse.SUPPRESS)

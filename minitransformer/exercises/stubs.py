@@ -184,12 +184,14 @@ def import_lines(classes, exercise: Exercise) -> tuple:
     """(the import statements, the helper sources) the student file of ``classes`` needs."""
     own = {cls.__name__ for cls in classes}
     plain, froms, helpers = set(), {}, []
-    for cls in classes:
-        module_globals = vars(sys.modules[cls.__module__])
-        names, functions = _needs(cls, exercise)
+    needs = [(cls, *_needs(cls, exercise)) for cls in classes]
+    for _, _, functions in needs:
         helpers += [f for f in functions if f not in helpers]
+    for cls, names, _ in needs:
+        module_globals = vars(sys.modules[cls.__module__])
         for name in names:
-            if name in own or name == "annotations":
+            # a helper copied into the file (for another class of the exercise) is not imported too
+            if name in own or name == "annotations" or module_globals[name] in helpers:
                 continue
             module, line = _import_line(name, module_globals[name], cls.__module__)
             if line:

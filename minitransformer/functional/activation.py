@@ -38,7 +38,7 @@ def stable_log_softmax(x, axis=-1):
 
 class Softmax(Function):
     @staticmethod
-    def forward(ctx, x, mask=None, axis=-1):
+    def forward(ctx, x, axis=-1, mask=None):
         y = stable_softmax(x, axis, mask)
         ctx.save_for_backward(y)
         ctx.axis = axis
@@ -48,11 +48,11 @@ class Softmax(Function):
     def backward(ctx, grad):
         """dy_i/dx_j = y_i (delta_ij - y_j), so dL/dx = y * (g - sum_j g_j y_j).
 
-        Masked places have y = 0, so they get no gradient; the mask gets none.
+        Masked places have y = 0, so they get no gradient.
         """
         # BEGIN SOLUTION
         (y,) = ctx.saved_tensors
-        return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True)), None
+        return y * (grad - (grad * y).sum(axis=ctx.axis, keepdims=True))
         # END SOLUTION
 
 
@@ -77,7 +77,7 @@ class LogSoftmax(Function):
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x)_i = exp(x_i) / sum_j exp(x_j) along ``axis`` (one op, stable)."""
-    return Softmax.apply(x, None, axis=axis)
+    return Softmax.apply(x, axis=axis)
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:

@@ -44,7 +44,7 @@ def masked_softmax(scores: Tensor, mask=None) -> Tensor:
     (a row with every place masked gets zero weights, not NaN)."""
     xp = get_array_module(scores.data)
     m = None if mask is None else _mask_array(mask, scores.shape, xp)
-    return Softmax.apply(scores, m, axis=-1)
+    return Softmax.apply(scores, axis=-1, mask=None if m is None else m.data)
 
 
 def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None, dropout_p: float = 0.0,

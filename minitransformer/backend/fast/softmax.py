@@ -36,7 +36,7 @@ def _softmax_last_axis(scores, mask):
 @fast_version_of("minitransformer.functional.activation.Softmax", "numpy", "cupy", "strict")
 class SoftmaxRowBlocks:
     @staticmethod
-    def forward(ctx, x, mask=None, axis=-1):
+    def forward(ctx, x, axis=-1, mask=None):
         xp = get_array_module(x)
         axis = axis % max(x.ndim, 1)
         last = max(x.ndim - 1, 0)
@@ -59,7 +59,7 @@ class SoftmaxRowBlocks:
         xp = get_array_module(grad)
         last = max(saved_y.ndim - 1, 0)
         if ctx.axis != last:
-            return saved_y * (grad - (grad * saved_y).sum(axis=ctx.axis, keepdims=True)), None
+            return saved_y * (grad - (grad * saved_y).sum(axis=ctx.axis, keepdims=True))
         gx = xp.empty_like(saved_y)
 
         def block(rows):
@@ -67,4 +67,4 @@ class SoftmaxRowBlocks:
             xp.multiply(y, g - row_dot(g, y), out=gx[rows])
 
         for_each_row_block(block, saved_y, split=saved_y.ndim > 1, passes=3)
-        return gx, None
+        return gx
