@@ -175,23 +175,21 @@ class Context:
             )
         if isinstance(g, numpy.generic):   # arithmetic on 0-d arrays gives NumPy scalars
             g = numpy.asarray(g)
-        if g.dtype != parent.dtype and g.dtype == grad.dtype and tuple(g.shape) == tuple(parent.shape):
+        if not create_graph and g.dtype != parent.dtype and g.dtype == grad.dtype and g.shape == parent.shape:
             # forward promoted this input (float32 * float64 -> float64): its
             # gradient goes back in the input's own dtype, as in PyTorch
-            g = g.astype(parent.dtype) if not create_graph else _cast_tensor(g, parent.dtype)
+            g = g.astype(parent.dtype)
+        if create_graph and tuple(g.shape) == tuple(parent.shape) and g.dtype != parent.dtype:
+            raise ValueError(
+                f"{self.name}.backward returned a gradient of dtype {g.dtype} for input {i}, which has "
+                f"dtype {parent.dtype} (with create_graph=True the inputs of an op must share one float dtype)"
+            )
         if tuple(g.shape) != tuple(parent.shape) or g.dtype != parent.dtype:
             raise GradientShapeError(self.name, i, tuple(g.shape), g.dtype, tuple(parent.shape), parent.dtype)
         if flags.anomaly:
             _check_finite(g.data if create_graph else g,
                           f"the gradient {self.name}.backward returned for input {i}", self)
         return g
-
-
-def _cast_tensor(g, dtype):
-    """A recorded gradient in another float dtype (its own gradient is cast back)."""
-    from .. import ops  # noqa: PLC0415,F401  (Tensor arithmetic is attached by ops)
-
-    return g * Tensor(get_array_module(g.data).ones((), dtype=dtype))
 
 
 class _TensorContext:

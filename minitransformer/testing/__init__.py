@@ -20,7 +20,8 @@ gradcheck`` command and the exercise grader do.
 from __future__ import annotations
 
 from .cases import DOMAINS, NumpyChooser, kink_grid
-from .registry import OpSpec, Sample, all_specs, get_spec, register
+from .registry import all_specs, get_spec, register
+from .spec import OpSpec, Sample
 
 _STRATEGIES = (
     "HypothesisChooser", "arrays", "broadcastable_shapes", "matmul_shapes", "op_inputs",

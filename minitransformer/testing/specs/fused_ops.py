@@ -20,7 +20,7 @@ from ...functional.linear import linear
 from ...functional.loss import cross_entropy
 from ...functional.normalization import layer_norm
 from ..cases import choice, draw_broadcast_from, draw_shape
-from ..registry import OpSpec
+from ..spec import OpSpec
 
 
 # ------------------------------------------------------------ NumPy references

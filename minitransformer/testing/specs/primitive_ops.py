@@ -13,7 +13,7 @@ import numpy as np
 
 from ...ops import concatenate, maximum, minimum, stack, where
 from ...ops.indexing import IndexAdd
-from ..registry import OpSpec
+from ..spec import OpSpec
 
 
 def _add_at(out, index, values):
