@@ -349,8 +349,10 @@ assert not y5.requires_grad and y5._ctx is None and z5._ctx is not None
 # ## 8. Your own differentiable op: `mt.Function`
 #
 # Every op of the engine is a small class with a static `forward` and a static
-# `backward`, both working on **raw arrays** (NumPy, or CuPy on a GPU), never
-# on Tensors.  `ctx.save_for_backward` keeps what backward needs.  `backward`
+# `backward`, both working on **raw arrays** (NumPy, or CuPy on a GPU) in an
+# ordinary backward pass (tutorial 11 shows the same `backward` running on
+# Tensors, for higher-order gradients).  `ctx.save_for_backward` keeps what
+# backward needs.  `backward`
 # receives $\partial L / \partial \text{out}$ and returns one gradient per
 # positional input.
 #

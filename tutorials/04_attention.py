@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -310,7 +310,8 @@ print("scaled_dot_product_attention passes gradcheck (batched, 2 heads, padding 
 # ## 6. Fused vs composed
 #
 # `F.scaled_dot_product_attention` runs the masked softmax as **one** op
-# (`MaskedSoftmax`) whose backward is the formula above, saving only $A$.
+# (`Softmax`, given the mask) whose backward is the formula above, saving
+# only $A$.
 # `F.scaled_dot_product_attention_composed` builds the same function from
 # primitive ops (`masked_fill`, `exp`, `sum`, `/`, `where`), each recording
 # its own node and saving its own arrays.  They agree in values and gradients;

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -63,12 +63,36 @@ rng = np.random.default_rng(0)
 # An op receives raw arrays and asks which library owns them:
 # `xp = get_array_module(x)` returns `numpy` for NumPy arrays and `cupy` for
 # CuPy arrays (recognised by their `__cuda_array_interface__`, so CuPy is not
-# even imported on a machine without it).  Here is the forward of the masked
-# softmax used by attention -- nothing in it is specific to a device:
+# even imported on a machine without it).  Here is the forward of the
+# (masked) softmax used by attention, `stable_softmax`, which `F.Softmax`
+# calls -- nothing in it is specific to a device:
 
 # %%
-print(inspect.getsource(F.MaskedSoftmax.forward))
+from minitransformer.functional.activation import stable_softmax
+
+print(inspect.getsource(stable_softmax))
 print("get_array_module(numpy array) ->", mt.get_array_module(np.zeros(3)).__name__)
+
+# %% [markdown]
+# That is the op's **formula**, and it runs on either device.  A few ops on
+# the hot path of training also have a **fast version** for a backend, in
+# `minitransformer/backend/fast/`: on the CPU, blocks of rows on its threads;
+# on the GPU, the layer norm's scale-and-shift and the Adam update as one
+# fused CuPy `ElementwiseKernel` each (one pass through device memory instead
+# of several).  The engine picks the fast version by the arrays' backend; a
+# test proves each equal to its formula, and `formulas_only()` (or
+# `MINITRANSFORMER_FAST_KERNELS=0`) runs the formulas alone:
+
+# %%
+from minitransformer.backend.fast import formulas_only
+
+scores = mt.randn(4, 8)
+fast_weights = F.softmax(scores).numpy()
+with formulas_only():
+    formula_weights = F.softmax(scores).numpy()
+np.testing.assert_allclose(fast_weights, formula_weights, rtol=1e-5, atol=1e-7)
+print("fast version and formula agree: max difference",
+      np.abs(fast_weights - formula_weights).max())
 
 # %% [markdown]
 # Where new arrays come from (factories like `mt.randn`, layer parameters) is
@@ -246,7 +270,9 @@ assert all(t > 0 for ts in matmul_times.values() for t in ts)
 # ## Summary
 #
 # * Ops are written against `xp = get_array_module(x)`: NumPy and CuPy share
-#   one code path.
+#   one code path.  Fast versions of a few ops (threads on the CPU, fused
+#   kernels on the GPU) live in `backend/fast/`; `formulas_only()` switches
+#   them off.
 # * `mt.use_backend("cupy")`, `tensor.to(...)`, `module.to(...)` move work to
 #   the GPU; mixing devices in one op is an error, never a silent copy.
 # * Check the GPU against NumPy in float64; time it with warm-up and

@@ -58,9 +58,10 @@ mt.set_default_dtype("float64")  # derivatives checked to many digits
 #
 # For $y = x \cdot x \cdot x$ the forward graph is two `Mul` ops.  The
 # backward pass of `Mul` computes $\bar a = \bar c\, b$ and $\bar b = \bar c\, a$
-# ($\bar v$ is the gradient arriving at $v$).  With `create_graph=True` the engine calls
-# each op's `backward_graph`, the same formula written with Tensor
-# operations, so each of those products is recorded too: the result
+# ($\bar v$ is the gradient arriving at $v$).  With `create_graph=True` the
+# engine runs each op's *same* `backward` on Tensors: `grad` is a Tensor, and
+# `ctx.saved_tensors` gives back the op's input and output Tensors, so each
+# of those products is recorded too: the result
 # $\bar x = 3x^2$ is a Tensor whose graph leads back to $x$.  Its backward
 # pass is then an ordinary backward pass -- through the ops that the first
 # backward pass created -- and gives $6x$.
@@ -80,12 +81,13 @@ assert (dy.item(), d2y.item(), d3y.item()) == (12.0, 12.0, 6.0)
 
 # %% [markdown]
 # `loss.backward(create_graph=True)` does the same into `.grad`.  The default
-# pass (`create_graph=False`) does not use `backward_graph` at all: it keeps
-# running on raw arrays with the fast fused kernels, so training pays nothing
-# for this feature.  For every registered op the test suite checks that the two
-# backwards give the same gradient and that `backward_graph` is itself
-# differentiated correctly, with `mt.gradgradcheck` (finite differences of the
-# analytic gradient, the second-order cousin of tutorial 2's `mt.gradcheck`).
+# pass (`create_graph=False`) runs the same `backward` on raw arrays, and the
+# backend's fast versions of the hot ops (threads, `out=` buffers) where there
+# are any, so training pays nothing for this feature.  For every registered op
+# the test suite checks that the two passes give the same gradient and that
+# the recorded backward is itself differentiated correctly, with
+# `mt.gradgradcheck` (finite differences of the analytic gradient, the
+# second-order cousin of tutorial 2's `mt.gradcheck`).
 
 # %%
 w = mt.tensor([0.3, -1.2, 0.8], requires_grad=True)
@@ -100,11 +102,17 @@ assert mt.gradgradcheck(lambda t: (t.tanh() * t).sum(), [mt.tensor([0.3, -1.2, 0
 # `mt.grad` of the sum gives $f'$ at every point of a grid at once, and
 # repeating it (each time with `create_graph=True`) gives $f''$, $f'''$, ...
 #
-# The engine has no `sin`, which makes it a good exercise: an `mt.Function`
-# needs `forward`, `backward` (arrays) and, for higher orders,
-# `backward_graph` (Tensors).  $\sin' = \cos$ and $\cos' = -\sin$, so two
-# small Functions whose `backward_graph` call each other give derivatives of
-# every order.
+# The engine has no `sin`, which makes it a good exercise.  An `mt.Function`
+# whose `backward` is written with `xp = get_array_module(grad)` needs
+# nothing more for higher orders: on Tensors `xp` is a namespace of NumPy's
+# names on Tensors (`exp`, `tanh`, `where`, ...), so the derivative is
+# recorded.  But that namespace has no `cos`: the derivative of our `Sin` is
+# *another op* of ours, `Cos`.  An op whose derivative is another op adds
+# `backward_graph(ctx, grad)`, which the graph pass calls instead, on Tensors
+# (`ctx.inputs` are the input Tensors); the engine's indexing ops do the same,
+# since picking and scattering are each other's derivative.
+# $\sin' = \cos$ and $\cos' = -\sin$, so two small Functions whose
+# `backward_graph` apply each other give derivatives of every order.
 
 # %%
 class Sin(mt.Function):
@@ -365,8 +373,10 @@ save(fig, "gradient_penalty")
 # * `backward(create_graph=True)` and `mt.grad(..., create_graph=True)` record
 #   the backward pass, so gradients are Tensors that can be differentiated again;
 #   `retain_graph` defaults to `create_graph`.
-# * Each op keeps its fast array `backward` for training and a `backward_graph`
-#   on Tensors next to it; tests check that the two agree and
-#   `mt.gradgradcheck` checks the second derivatives of every registered op.
+# * Each op's `backward` is written once and runs on arrays (training, with
+#   the backend's fast versions) and on Tensors (`create_graph=True`); only an
+#   op whose derivative is another op adds a `backward_graph`.  Tests check
+#   that the two passes agree, and `mt.gradgradcheck` checks the second
+#   derivatives of every registered op.
 # * With them: derivatives of every order, Newton's method, Hessian-vector
 #   products in two backward passes, and losses that contain gradients.
