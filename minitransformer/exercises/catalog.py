@@ -271,7 +271,7 @@ EXERCISES = (
                fixed=_EMBEDDING),),
         "layers/embedding.md", extra_checks=(("Embedding with padding_idx", _embedding_padding),)),
     Exercise(
-        11, "attention", "Attention backward", _ops("exercises.attention", "Attention"),
+        11, "attention", "Attention backward", _ops("functional.fused_attention", "Attention"),
         "Recompute the weights P with the mask, then dV = P^T G, dP = G V^T, dS = P * (dP - "
         "rowsum(dP * P)), dQ = dS K / sqrt(d_k) and dK = dS^T Q / sqrt(d_k).",
         (Check("Attention", "FusedAttention",

@@ -8,14 +8,15 @@ from .activation import LogSoftmax, Softmax, gelu, log_softmax, log_softmax_comp
 from .attention import masked_softmax, scaled_dot_product_attention, scaled_dot_product_attention_composed
 from .dropout import Dropout, dropout
 from .embedding import Embedding, embedding
+from .fused_attention import Attention, fused_attention
 from .linear import Linear, linear, linear_composed
 from .loss import CrossEntropy, cross_entropy, cross_entropy_composed
 from .masks import causal_mask, padding_mask
 from .normalization import LayerNorm, layer_norm, layer_norm_composed
 
 __all__ = [
-    "CrossEntropy", "Dropout", "Embedding", "LayerNorm", "Linear", "LogSoftmax", "Softmax",
-    "causal_mask", "cross_entropy", "cross_entropy_composed", "dropout", "embedding", "gelu",
+    "Attention", "CrossEntropy", "Dropout", "Embedding", "LayerNorm", "Linear", "LogSoftmax", "Softmax",
+    "causal_mask", "cross_entropy", "cross_entropy_composed", "dropout", "embedding", "fused_attention", "gelu",
     "layer_norm", "layer_norm_composed", "linear", "linear_composed", "log_softmax",
     "log_softmax_composed", "masked_softmax", "padding_mask", "relu", "scaled_dot_product_attention",
     "scaled_dot_product_attention_composed", "softmax", "softmax_composed",

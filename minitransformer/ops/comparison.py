@@ -50,7 +50,7 @@ def greater_equal(a, b):
 def _logical(op_name, fn, a, b):
     for x in (a, b):
         dtype = getattr(_data(x), "dtype", None)
-        if dtype is not None and dtype != bool:
+        if dtype is not None and dtype.kind != "b":
             raise TypeError(f"{op_name}: logical operators need boolean tensors, got dtype {dtype} "
                             "(compare first, e.g. (x > 0) & (y > 0))")
     return _compare(op_name, fn, a, b)
@@ -69,7 +69,7 @@ def logical_xor(a, b):
 
 
 def logical_not(a):
-    if a.dtype != bool:
+    if a.dtype.kind != "b":
         raise TypeError(f"logical_not: ~ needs a boolean tensor, got dtype {a.dtype} (compare first, e.g. ~(x > 0))")
     return Tensor(~a.data)
 

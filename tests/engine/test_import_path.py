@@ -48,7 +48,7 @@ ALL_SPEC_NAMES = (
 @pytest.mark.parametrize("first", [
     "",                                        # the testing package alone
     "import minitransformer.exercises\n",      # the grader and the exercises' Functions first
-    "import minitransformer.exercises.attention, minitransformer.functional, minitransformer.nn\n",
+    "import minitransformer.functional.fused_attention, minitransformer.functional, minitransformer.nn\n",
     "import minitransformer.testing.specs.exercises\n",
     "from minitransformer.cli import gradcheck\ngradcheck.select_specs(['Mul'])\n",
 ])

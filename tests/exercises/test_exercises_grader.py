@@ -15,7 +15,7 @@ import minitransformer as mt
 from minitransformer.exercises import (
     EXERCISES, check_exercises, get_exercise, make_exercises, replace_stub, solution_source,
 )
-from minitransformer.exercises.attention import Attention, attention_weights, fused_attention
+from minitransformer.functional.fused_attention import Attention, attention_weights, fused_attention
 from minitransformer.functional.activation import LogSoftmax, Softmax
 from minitransformer.functional.embedding import Embedding
 from minitransformer.functional.loss import CrossEntropy

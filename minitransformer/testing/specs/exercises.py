@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ...exercises.attention import fused_attention
+from ...functional.fused_attention import fused_attention
 from .fused_ops import ATTENTION_SPEC
 
 EXERCISE_SPECS = (

@@ -1,4 +1,4 @@
-"""Attention as one fused Function: the reference of the exercise "Attention backward".
+"""Attention as one op that recomputes its weights in backward (the exercise "Attention backward").
 
     S = Q K^T / sqrt(d_k)                      (..., L_q, L_k)  scores
     P = masked softmax of S over the last axis  (..., L_q, L_k)  weights
@@ -23,7 +23,7 @@ import math
 
 from ..autograd import Function
 from ..backend import get_array_module
-from ..functional.activation import stable_softmax
+from .activation import stable_softmax
 
 
 def attention_weights(q, k, mask=None):
