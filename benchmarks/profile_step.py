@@ -58,7 +58,9 @@ def main(argv=None) -> str:
 
     def step(prof=None):
         with prof.section("forward + loss") if prof else _nothing():
-            loss = F.cross_entropy(model(src, tgt_in), tgt_out, ignore_index=harness.PAD_ID, label_smoothing=0.1)
+            logits = model(src, tgt_in)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                                   ignore_index=harness.PAD_ID, label_smoothing=0.1)
         with prof.section("backward") if prof else _nothing():
             loss.backward()
         with prof.section("optimizer step + zero_grad") if prof else _nothing():

@@ -67,7 +67,8 @@ def child_ours(cfg: dict, steps: int, warmup: int, threads: int, device: str) ->
 
     def step():
         logits = model(src, tgt_in)
-        loss = F.cross_entropy(logits, tgt_out, ignore_index=harness.PAD_ID, label_smoothing=SMOOTHING)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1),
+                               ignore_index=harness.PAD_ID, label_smoothing=SMOOTHING)
         loss.backward()
         opt.step()
         opt.zero_grad()

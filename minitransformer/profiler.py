@@ -3,7 +3,8 @@
     from minitransformer.profiler import profile
 
     with profile() as prof:
-        loss = F.cross_entropy(model(src, tgt_in), tgt_out)
+        logits = model(src, tgt_in)                                  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1))
         loss.backward()
         with prof.section("optimizer"):
             optimizer.step()

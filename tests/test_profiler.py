@@ -16,7 +16,8 @@ def tiny_step(prof=None):
     opt = optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.98), eps=1e-9)
     rng = np.random.default_rng(0)
     src, tgt = rng.integers(4, 20, (2, 5)), rng.integers(4, 20, (2, 6))
-    loss = F.cross_entropy(model(src, tgt[:, :-1]), tgt[:, 1:], ignore_index=0, label_smoothing=0.1)
+    logits = model(src, tgt[:, :-1])                      # (B, T, V): one row of V classes per token
+    loss = F.cross_entropy(logits.reshape(-1, 20), tgt[:, 1:].reshape(-1), ignore_index=0, label_smoothing=0.1)
     loss.backward()
     if prof is not None:
         with prof.section("optimizer"):

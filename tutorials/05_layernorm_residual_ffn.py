@@ -253,7 +253,7 @@ for norm_first in (False, True):
         sizes.append(float(np.linalg.norm(h.numpy(), axis=-1).mean()))
     if enc.norm is not None:  # pre-LN: the final norm
         h = enc.norm(h)
-    F.cross_entropy(readout(h), labels).backward()
+    F.cross_entropy(readout(h).reshape(-1, vocab), labels.reshape(-1)).backward()  # one row per token
     stream[name] = sizes
     grad_norms[name] = [np.linalg.norm(layer.self_attn.out_proj.weight.grad.numpy()) for layer in enc.layers]
 

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -291,7 +291,8 @@ for step in range(n_steps):
     i = (step * bptt) % (stream.shape[1] - bptt - 1)
     inp, target = stream[:, i:i + bptt], stream[:, i + 1:i + 1 + bptt]
     opt.zero_grad()
-    loss = F.cross_entropy(lm(inp, mask), target)
+    logits = lm(inp, mask)                                    # (B, T, V): classes last
+    loss = F.cross_entropy(logits.reshape(-1, len(words)), target.reshape(-1))   # PyTorch's (N, C) rows
     loss.backward()
     optim.clip_grad_norm_(lm.parameters(), 0.5)
     opt.step()

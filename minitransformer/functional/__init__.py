@@ -4,13 +4,15 @@ Fused ops (one Function with a hand-derived backward) for speed and
 stability, each next to a ``*_composed`` version built from primitive ops
 that reads like the formula; tests check that the two agree.
 """
-from .activation import LogSoftmax, Softmax, gelu, log_softmax, log_softmax_composed, relu, softmax, softmax_composed
+from .activation import (
+    LogSoftmax, Softmax, gelu, log_softmax, log_softmax_composed, relu, sigmoid, softmax, softmax_composed, tanh,
+)
 from .attention import masked_softmax, scaled_dot_product_attention, scaled_dot_product_attention_composed
 from .dropout import Dropout, dropout
 from .embedding import Embedding, embedding
 from .fused_attention import Attention, fused_attention
 from .linear import Linear, linear, linear_composed
-from .loss import CrossEntropy, cross_entropy, cross_entropy_composed
+from .loss import CrossEntropy, cross_entropy, cross_entropy_composed, mse_loss, nll_loss
 from .masks import causal_mask, padding_mask
 from .normalization import LayerNorm, layer_norm, layer_norm_composed
 
@@ -20,4 +22,6 @@ __all__ = [
     "layer_norm", "layer_norm_composed", "linear", "linear_composed", "log_softmax",
     "log_softmax_composed", "masked_softmax", "padding_mask", "relu", "scaled_dot_product_attention",
     "scaled_dot_product_attention_composed", "softmax", "softmax_composed",
+    # PyTorch's names, added for code written for torch.nn.functional
+    "mse_loss", "nll_loss", "sigmoid", "tanh",
 ]

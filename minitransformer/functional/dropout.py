@@ -25,14 +25,18 @@ class Dropout(Function):
         # END SOLUTION
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p).
 
-    The identity when ``training`` is False or p == 0.  Draws come from the
-    engine's seeded generator (``mt.manual_seed``).
+    The identity when ``training`` is False or p == 0; all zeros when p == 1
+    (as PyTorch).  Draws come from the engine's seeded generator
+    (``mt.manual_seed``).  ``inplace=True`` is accepted for PyTorch's code
+    and computes out of place: use the result.
     """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p!r}")
     if not training or p == 0.0:
-        return x
-    return Dropout.apply(x, p=p)
+        return input
+    if p == 1.0:
+        return input * 0.0                  # nothing kept: 1/(1-p) would be infinite
+    return Dropout.apply(input, p=p)

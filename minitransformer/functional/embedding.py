@@ -53,15 +53,25 @@ class Embedding(Function):
         return gw, None
 
 
-def embedding(ids, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Look up rows of ``weight`` (V, D) for integer ``ids`` of any shape: result ids.shape + (D,).
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Look up rows of ``weight`` (V, D) for integer ids ``input`` of any shape: result input.shape + (D,).
 
-    Ids out of range, negative ones included, raise IndexError (NumPy would
-    silently wrap a negative id around to the end of the table): the lookup
-    checks, once, that the ids are integers within the table.  ``ids`` is a
-    Tensor on ``weight``'s backend, or an array or list, sent there (a no-op
-    for an array already there) and handed on as an array, not wrapped.
+    The row ``padding_idx`` (negative counts from the end) receives no
+    gradient.  Ids out of range, negative ones included, raise IndexError
+    (NumPy would silently wrap a negative id around to the end of the
+    table): the lookup checks, once, that the ids are integers within the
+    table.  ``input`` is a Tensor on ``weight``'s backend, or an array or
+    list, sent there (a no-op for an array already there) and handed on as an
+    array, not wrapped.  PyTorch's ``max_norm``, ``scale_grad_by_freq`` and
+    ``sparse`` are not supported (a ValueError says so).
     """
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise ValueError(
+            "embedding: max_norm, scale_grad_by_freq and sparse are not supported; "
+            f"got max_norm={max_norm!r}, scale_grad_by_freq={scale_grad_by_freq!r}, sparse={sparse!r}"
+        )
+    ids = input
     if not isinstance(ids, Tensor):
         ids = get_array_module(weight.data).asarray(ids)
     n = weight.shape[0]

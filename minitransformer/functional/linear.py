@@ -36,9 +36,9 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b for x of shape (..., in), W (out, in), b (out,): result (..., out)."""
-    return Linear.apply(x, weight, bias)
+    return Linear.apply(input, weight, bias)
 
 
 def linear_composed(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

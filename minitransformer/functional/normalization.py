@@ -66,17 +66,18 @@ def _n_axes(x, normalized_shape) -> int:
     return len(shape)
 
 
-def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` axes, then scale and shift (one op)."""
-    return LayerNorm.apply(x, weight, bias, n_axes=_n_axes(x, normalized_shape), eps=eps)
+    return LayerNorm.apply(input, weight, bias, n_axes=_n_axes(input, normalized_shape), eps=eps)
 
 
 def layer_norm_composed(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """The same layer norm from primitive ops, line by line as the formula."""
     axes = tuple(range(x.ndim - _n_axes(x, normalized_shape), x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
-    y = (x - mean) / (var + eps).sqrt()
+    xp = get_array_module(x)                       # NumPy's names on Tensors: var is the biased one
+    mean = xp.mean(x, axis=axes, keepdims=True)
+    var = xp.var(x, axis=axes, keepdims=True)
+    y = (x - mean) / xp.sqrt(var + eps)
     if weight is not None:
         y = y * weight
     if bias is not None:

@@ -75,7 +75,7 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
     last = xp.full((batch * beam, 1), bos_id, dtype=numpy.int64)
     for t in range(max_len):
         logits = model.decode_step(last, memory, cache, src_mask=src_mask)
-        logp = to_host(F.log_softmax(logits[:, -1]).data).astype(numpy.float64).reshape(batch, beam, -1)
+        logp = to_host(F.log_softmax(logits[:, -1], dim=-1).data).astype(numpy.float64).reshape(batch, beam, -1)
         cand_scores, origin, token = _best_candidates(scores, logp, 2 * beam)
         ends = token == eos_id
         for b, rank in zip(*numpy.nonzero(ends[:, :beam])):

@@ -25,3 +25,15 @@ __all__ = [
     "Parameter", "PositionalEncoding", "Sequential", "StateDictError", "Transformer",
     "TransformerEncoderModel", "TransformerLM", "init", "reorder_cache", "sinusoidal_table",
 ]
+
+# PyTorch's surface for code written for torch.nn: activations, losses, containers, Identity
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import ModuleDict
+from .linear import Identity
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys
+
+__all__ += [
+    "CrossEntropyLoss", "GELU", "Identity", "IncompatibleKeys", "LogSoftmax", "MSELoss", "ModuleDict", "NLLLoss",
+    "ReLU", "Sigmoid", "Softmax", "Tanh",
+]

@@ -26,6 +26,7 @@ from . import init
 from .dropout import Dropout
 from .linear import _check_positive_int, empty_parameter
 from .module import Module
+from .parameter import Parameter
 
 
 class Embedding(Module):
@@ -40,7 +41,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 scale: bool = False):
+                 scale: bool = False, *, _weight=None, _freeze: bool = False):
         super().__init__()
         _check_positive_int("Embedding", "num_embeddings", num_embeddings)
         _check_positive_int("Embedding", "embedding_dim", embedding_dim)
@@ -55,8 +56,33 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx, self.scale = padding_idx, bool(scale)
         self._scale = math.sqrt(embedding_dim)  # a Python float: never upcasts float32
-        self.weight = empty_parameter(num_embeddings, embedding_dim)
-        self.reset_parameters()
+        if _weight is None:
+            self.weight = empty_parameter(num_embeddings, embedding_dim)
+            self.reset_parameters()
+        else:                                   # from_pretrained's table, as given (no draw)
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} does not match "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> "Embedding":
+        """An Embedding whose table is ``embeddings`` (V, D), e.g. word vectors trained elsewhere.
+
+        ``freeze=True`` (the default) keeps the table fixed (``requires_grad``
+        False); ``freeze=False`` trains it.  The ``padding_idx`` row is kept as
+        given (not zeroed) and receives no gradient.  Unlike PyTorch, the table
+        is copied, not shared with ``embeddings`` (a Parameter owns its data).
+        """
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise ValueError("Embedding.from_pretrained: max_norm, scale_grad_by_freq and sparse are not supported")
+        if getattr(embeddings, "ndim", None) != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-dimensional (V, D), "
+                             f"got shape {tuple(getattr(embeddings, 'shape', ()))}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)

@@ -1,8 +1,10 @@
 """Weight initialization, in place, with PyTorch's names (``nn.init.xavier_uniform_``...).
 
 Each function overwrites ``tensor.data`` in place (the trailing underscore,
-as in PyTorch), keeps the tensor's dtype and backend, draws from the
-engine's seeded generator (``mt.manual_seed``) and returns the tensor.
+as in PyTorch), records nothing in the graph, keeps the tensor's dtype and
+backend, draws from the engine's seeded generator (``mt.manual_seed``) and
+returns the tensor.  A Parameter shared by two modules (tied weights) is
+initialized once for both.
 
 Why the scale matters: a layer y = W x with n_in inputs of variance 1 and
 weights of variance s^2 gives outputs of variance n_in s^2.  Keeping the
@@ -20,6 +22,7 @@ A uniform U(-b, b) has variance b^2 / 3, so b = sqrt(3) * std.
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..autograd import Tensor
 from ..backend import get_array_module, get_rng, to_host
@@ -157,6 +160,9 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity:
     gain^2 = 2 / (1 + 5) = 1/3, so b = sqrt(1/3) * sqrt(3 / fan_in) = 1 / sqrt(fan_in).
     """
     _check(tensor, "kaiming_uniform_")
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     return uniform_(tensor, -bound, bound)
 
@@ -164,4 +170,7 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity:
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
     """He normal: N(0, std^2) with std = gain / sqrt(fan)."""
     _check(tensor, "kaiming_normal_")
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=2)
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))

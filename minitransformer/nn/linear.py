@@ -1,4 +1,4 @@
-"""Linear: the affine map y = x W^T + b, with PyTorch's layout and default init."""
+"""Linear: the affine map y = x W^T + b, with PyTorch's layout and default init; and Identity, y = x."""
 from __future__ import annotations
 
 import math
@@ -51,3 +51,14 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Identity(Module):
+    """y = x: a placeholder where a layer may be switched off (e.g. ``norm = LayerNorm(d) if
+    use_norm else Identity()``).  It accepts and ignores any arguments, as PyTorch's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input

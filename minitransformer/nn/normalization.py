@@ -15,9 +15,10 @@ from .module import Module
 
 
 class LayerNorm(Module):
-    """Layer normalization over the last axes; ``weight`` (gamma) starts at 1, ``bias`` (beta) at 0."""
+    """Layer normalization over the last axes; ``weight`` (gamma) starts at 1, ``bias`` (beta) at 0
+    (``bias=False``: no shift, as PyTorch's)."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in shape):
@@ -28,7 +29,7 @@ class LayerNorm(Module):
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
             self.weight = init.ones_(empty_parameter(*shape))
-            self.bias = init.zeros_(empty_parameter(*shape))
+            self.bias = init.zeros_(empty_parameter(*shape)) if bias else None
         else:
             self.weight = self.bias = None
 

@@ -188,8 +188,8 @@ def _normal_cdf(x):
     return 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
 
 
-def gelu(x, approximate: str = "tanh"):
-    """GELU: ``approximate='tanh'`` (the fast form) or ``'none'`` (exact, with erf)."""
+def gelu(x, approximate: str = "none"):
+    """GELU: ``approximate='none'`` (exact, with erf; PyTorch's default) or ``'tanh'`` (the fast form)."""
     if approximate == "tanh":
         return GeluTanh.apply(x)
     if approximate == "none":

@@ -15,7 +15,8 @@ def evaluate_loss(model, batches, *, pad_id: int = 0, backend: str = "numpy") ->
     for batch in batches:
         src, tgt_in, tgt_out = batch_ids(batch, backend)
         logits = model(src, tgt_in)
-        total += cross_entropy(logits, tgt_out, ignore_index=pad_id, reduction="sum").item()
+        total += cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=pad_id,
+                               reduction="sum").item()
         tokens += batch.num_tgt_tokens
     model.train(was_training)
     return total / max(tokens, 1)

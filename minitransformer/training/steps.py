@@ -45,7 +45,8 @@ def accumulate_gradients(model, micro_batches, *, pad_id: int = 0, label_smoothi
     for batch in micro_batches:
         src, tgt_in, tgt_out = batch_ids(batch, backend)
         logits = model(src, tgt_in)
-        loss = cross_entropy(logits, tgt_out, ignore_index=pad_id,
+        # one row of vocabulary logits per target token: (B*T, V) against (B*T,)
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=pad_id,
                              label_smoothing=label_smoothing, reduction="sum")
         loss_sum += loss.item()
         (loss * (1.0 / total_tokens)).backward()

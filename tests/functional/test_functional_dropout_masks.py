@@ -73,12 +73,21 @@ def test_dropout_backward_uses_the_forward_mask(dtype):
     np.testing.assert_allclose(x.grad.numpy(), np.where(kept, g / (1 - p), 0.0), rtol=1e-6)
 
 
-@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5, float("nan")])
+@pytest.mark.parametrize("p", [-0.1, 1.5, float("nan")])
 def test_dropout_probability_outside_zero_one_raises(p):
-    with pytest.raises(ValueError, match=r"dropout: p must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout: p must be a probability in \[0, 1\]"):
         F.dropout(mt.ones(3), p)
     with pytest.raises(ValueError, match="dropout"):
         F.dropout(mt.ones(3), p, training=False)  # invalid even when it would do nothing
+
+
+def test_dropout_with_p_one_drops_everything_as_pytorch():
+    x = mt.tensor(np.arange(1.0, 4.0), dtype="float64", requires_grad=True)
+    y = F.dropout(x, 1.0)
+    np.testing.assert_array_equal(y.numpy(), [0.0, 0.0, 0.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(F.dropout(x, 1.0, training=False).numpy(), [1.0, 2.0, 3.0])
 
 
 def test_attention_dropout_only_in_training_and_seeded():

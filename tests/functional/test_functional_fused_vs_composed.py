@@ -155,12 +155,18 @@ def cross_entropy_case(draw):
     return logits, targets, IGNORE if use_ignore else None, smoothing, reduction
 
 
+def classes_at_dim_1(logits):
+    """The cases draw logits (..., C), classes last; F.cross_entropy takes PyTorch's (N, C, d1, ...)."""
+    return logits if logits.ndim < 3 else np.moveaxis(logits, -1, 1)
+
+
 @given(cross_entropy_case())
 def test_cross_entropy_fused_matches_composed(case):
     logits, targets, ignore, smoothing, reduction = case
     kw = dict(ignore_index=ignore, label_smoothing=smoothing, reduction=reduction)
     assert_agree(
-        lambda x: F.cross_entropy(x, targets, **kw), lambda x: F.cross_entropy_composed(x, targets, **kw), [logits]
+        lambda x: F.cross_entropy(x, targets, **kw), lambda x: F.cross_entropy_composed(x, targets, **kw),
+        [classes_at_dim_1(logits)],
     )
 
 
@@ -178,7 +184,7 @@ def test_cross_entropy_matches_the_formula(case):
     rows = np.where(valid, -(q * log_p).sum(axis=1), 0.0)
     expected = {"none": rows.reshape(targets.shape), "sum": rows.sum(),
                 "mean": rows.sum() / max(valid.sum(), 1)}[reduction]
-    got = F.cross_entropy(T(logits, dtype="float64"), targets, ignore_index=ignore,
+    got = F.cross_entropy(T(classes_at_dim_1(logits), dtype="float64"), targets, ignore_index=ignore,
                           label_smoothing=eps, reduction=reduction)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-12)
 
@@ -187,8 +193,8 @@ def test_cross_entropy_matches_the_formula(case):
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("fn", [F.cross_entropy, F.cross_entropy_composed])
 def test_cross_entropy_with_every_row_ignored_is_zero_with_zero_gradient(fn, smoothing, reduction):
-    logits = T(np.random.default_rng(0).standard_normal((2, 3, 4)), dtype="float64", requires_grad=True)
-    targets = np.full((2, 3), IGNORE)
+    logits = T(np.random.default_rng(0).standard_normal((2, 4, 3)), dtype="float64", requires_grad=True)
+    targets = np.full((2, 3), IGNORE)                      # (N, d1) for logits (N, C, d1)
     loss = fn(logits, targets, ignore_index=IGNORE, label_smoothing=smoothing, reduction=reduction)
     out = loss.numpy()
     assert out.shape == (() if reduction != "none" else (2, 3))

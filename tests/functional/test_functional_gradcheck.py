@@ -63,7 +63,8 @@ def test_gradcheck_linear(lead, n_in, n_out, with_bias, seed):
 @given(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4), st.integers(1, 5),
        st.sampled_from([0.0, 0.1, 0.3]), st.sampled_from(["mean", "sum", "none"]), st.data(), seeds)
 def test_gradcheck_cross_entropy(lead, classes, smoothing, reduction, data, seed):
-    logits = leaf(lead + (classes,), seed, scale=3.0)
+    shape = lead + (classes,) if len(lead) < 2 else (lead[0], classes, *lead[1:])   # the classes at dim 1
+    logits = leaf(shape, seed, scale=3.0)
     targets = np.random.default_rng(seed).integers(0, classes, lead)
     targets = np.where(data.draw(hnp.arrays(np.bool_, lead)), -1, targets)  # some rows ignored
     assert mt.gradcheck(

@@ -159,14 +159,15 @@ OPS = {
     "embedding": (lambda w: F.embedding(_IDS, w, padding_idx=0), [(4, 5)]),
     "dropout": (lambda x: F.dropout(x, 0.3), [(3, 4)]),
     "relu": (F.relu, [(3, 4)]),
-    "gelu": (F.gelu, [(3, 4)]),
+    "gelu": (lambda x: F.gelu(x, approximate="tanh"), [(3, 4)]),
+    "gelu_exact": (F.gelu, [(3, 4)]),
     "masked_softmax": (lambda s: F.masked_softmax(s, _CAUSAL), [(2, 3, 3)]),
     "attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=_CAUSAL), [(2, 3, 4)] * 3),
     "attention_dropout": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask=_CAUSAL, dropout_p=0.5),
                           [(2, 3, 4)] * 3),
     "attention_composed": (lambda q, k, v: F.scaled_dot_product_attention_composed(q, k, v, mask=_CAUSAL),
                            [(2, 3, 4)] * 3),
-    **{f"{fn.__name__}_{red}": (_cross_entropy(fn, red), [(2, 3, 4)])
+    **{f"{fn.__name__}_{red}": (_cross_entropy(fn, red), [(2, 4, 3)])   # (N, C, d1) for targets (N, d1)
        for fn in (F.cross_entropy, F.cross_entropy_composed) for red in ("mean", "sum", "none")},
 }
 

@@ -1,9 +1,9 @@
 """The functional ops agree with PyTorch's (float64, values and gradients).
 
 PyTorch is only a reference here (never imported by minitransformer); these
-tests skip where it is not installed.  Conventions that differ are converted
-explicitly: PyTorch puts the class axis of cross-entropy at dim 1 (we use the
-last axis), and its ``ignore_index`` defaults to -100 (ours to None).
+tests skip where it is not installed.  Cross-entropy takes PyTorch's layout
+(the classes at dim 1) and default ``ignore_index=-100``; ours also accepts
+``ignore_index=None`` (no id ignored).
 """
 import numpy as np
 import pytest
@@ -59,6 +59,8 @@ def assert_parity(arrays, ours_fn, torch_fn, **tol):
        st.sampled_from([None, 0, -100]), st.data(), seeds)
 def test_cross_entropy_matches_torch(lead, classes, smoothing, reduction, ignore_index, data, seed):
     logits = normal(lead + (classes,), seed, scale=4.0)
+    if logits.ndim >= 3:                       # PyTorch's layout: (N, C, d1, ...), the classes at dim 1
+        logits = np.moveaxis(logits, -1, 1)
     targets = data.draw(hnp.arrays(np.int64, lead, elements=st.integers(0, classes - 1)))
     if ignore_index == -100:
         targets = np.where(data.draw(hnp.arrays(np.bool_, lead)), -100, targets)
@@ -70,9 +72,7 @@ def test_cross_entropy_matches_torch(lead, classes, smoothing, reduction, ignore
         return F.cross_entropy(x, targets, ignore_index=ignore_index, label_smoothing=smoothing, reduction=reduction)
 
     def theirs(x):
-        # torch wants (N, C, d1, ...) and targets (N, d1, ...); a lone row is (C,) with a 0-d target
-        if x.ndim >= 3:
-            x = x.movedim(-1, 1)
+        # (N, C, d1, ...) with targets (N, d1, ...); a lone row is (C,) with a 0-d target
         return TF.cross_entropy(x, torch.from_numpy(targets), label_smoothing=smoothing, reduction=reduction,
                                 ignore_index=-100 if ignore_index is None else ignore_index)
 

@@ -84,7 +84,8 @@ def test_tiny_transformer_learns_to_copy():
     start, losses = time.perf_counter(), []
     for step in range(1500):
         src, tgt_in, tgt_out = copy_batch(rng, 64)
-        loss = F.cross_entropy(model(src, tgt_in), tgt_out, ignore_index=PAD)
+        logits = model(src, tgt_in)                          # (B, T, V): one row of V classes per token
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), tgt_out.reshape(-1), ignore_index=PAD)
         opt.zero_grad()
         loss.backward()
         opt.step()

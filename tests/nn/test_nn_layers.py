@@ -123,9 +123,10 @@ def test_dropout_train_and_eval():
     assert drop(x) is x
     drop.train()
     assert (drop(x).numpy() == 0).any()
-    for bad in (-0.1, 1.0, "0.1"):
+    for bad in (-0.1, 1.5, "0.1"):
         with pytest.raises(ValueError, match="Dropout"):
             nn.Dropout(bad)
+    np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), np.zeros((200, 200)))   # p = 1, as PyTorch
 
 
 # ---------------------------------------------------------------- positional encodings

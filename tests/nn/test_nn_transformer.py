@@ -211,7 +211,7 @@ def test_config_round_trip_and_state_dict():
     clone = nn.Transformer.from_config(model.get_config())
     src, tgt = np.array([[3, 4, 0]]), np.array([[1, 2]])
     assert not np.allclose(clone(src, tgt).numpy(), model(src, tgt).numpy())
-    assert clone.load_state_dict(model.state_dict()) == {"missing_keys": [], "unexpected_keys": []}
+    assert clone.load_state_dict(model.state_dict()) == ([], [])     # (missing_keys, unexpected_keys)
     np.testing.assert_array_equal(clone(src, tgt).numpy(), model(src, tgt).numpy())
     lm = nn.TransformerLM(11, 8, 2, 1, 16)
     assert nn.TransformerLM.from_config(lm.get_config()).num_parameters() == lm.num_parameters()
@@ -231,7 +231,7 @@ def test_strict_load_lists_missing_unexpected_and_mismatched():
     assert "output_proj.bias: checkpoint (12,) vs model (11,)" in msg
     state["output_proj.bias"] = np.zeros(11)
     result = model.load_state_dict(state, strict=False)
-    assert result == {"missing_keys": ["encoder.layers.0.norm1.weight"], "unexpected_keys": ["extra.weight"]}
+    assert result.missing_keys == ["encoder.layers.0.norm1.weight"] and result.unexpected_keys == ["extra.weight"]
     assert (model.output_proj.bias.numpy() == 0).all()
 
 

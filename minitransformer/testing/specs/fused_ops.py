@@ -132,6 +132,13 @@ def _embedding_case(c, d, s):
     return ((rows, dim),), {"ids": ids}
 
 
+def _cross_entropy_rows(x, targets, reduction, **kw):
+    """F.cross_entropy on rows of classes: the cases draw logits (..., C) with the classes last,
+    F.cross_entropy takes PyTorch's (N, C)."""
+    loss = cross_entropy(x.reshape(-1, x.shape[-1]), targets.reshape(-1), reduction=reduction, **kw)
+    return loss.reshape(targets.shape) if reduction == "none" else loss
+
+
 def _dropout_case(c, d, s):
     return (draw_shape(c, 0, d, 1, s),), {"p": choice(c, (0.1, 0.5, 0.8)), "seed": c.integer(0, 2**16)}
 
@@ -181,7 +188,7 @@ FUSED_OP_SPECS = (
     OpSpec("Embedding", lambda w, ids: embedding(ids, w), lambda w, ids: w[ids],
            functions=("Embedding",), shapes=_embedding_case),
     OpSpec("Dropout", _dropout_fn, _dropout_ref, functions=("Dropout",), shapes=_dropout_case),
-    OpSpec("CrossEntropy", lambda x, targets, **kw: cross_entropy(x, targets, **kw), _cross_entropy_ref,
+    OpSpec("CrossEntropy", _cross_entropy_rows, _cross_entropy_ref,
            functions=("CrossEntropy",), shapes=_cross_entropy_case),
     OpSpec("MaskedSoftmax", masked_softmax, _masked_softmax_ref, functions=("Softmax",), shapes=_masked_softmax_case),
     ATTENTION_SPEC,
