@@ -5,7 +5,6 @@ if attention, masks, positional encoding or any gradient were wrong, the
 loss would plateau well above zero.  Greedy decoding with the incremental
 cache must then reproduce unseen sequences exactly.
 """
-import time
 
 import numpy as np
 
@@ -81,7 +80,7 @@ def test_tiny_transformer_learns_to_copy():
     model = nn.Transformer(VOCAB, VOCAB, d_model=32, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
                            d_ff=64, dropout=0.0, pad_id=PAD)
     opt = Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98), eps=1e-9)
-    start, losses = time.perf_counter(), []
+    losses = []
     for step in range(1500):
         src, tgt_in, tgt_out = copy_batch(rng, 64)
         logits = model(src, tgt_in)                          # (B, T, V): one row of V classes per token
@@ -92,10 +91,8 @@ def test_tiny_transformer_learns_to_copy():
         losses.append(loss.item())
         if step >= 50 and np.mean(losses[-10:]) < 0.005:
             break
-    elapsed = time.perf_counter() - start
     assert losses[0] > 2.0                                   # starts near log(13) = 2.56
     assert np.mean(losses[-10:]) < 0.1, (step, losses[-10:])
-    assert elapsed < 60, elapsed
 
     model.eval()
     src, _, tgt_out = copy_batch(np.random.default_rng(123), 100)
