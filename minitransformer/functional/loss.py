@@ -86,7 +86,7 @@ def cross_entropy(logits: Tensor, targets, ignore_index: int | None = None,
     targets = targets if isinstance(targets, Tensor) else Tensor(get_array_module(logits.data).asarray(targets))
     _check(logits, targets, label_smoothing, reduction)
     num_classes = logits.shape[-1]
-    if targets.size:
+    if targets.numel():
         t = targets.data
         valid = t if ignore_index is None else t[t != ignore_index]
         bad = out_of_range(valid, num_classes)

@@ -75,7 +75,7 @@ def layer_norm_composed(x: Tensor, normalized_shape, weight=None, bias=None, eps
     """The same layer norm from primitive ops, line by line as the formula."""
     axes = tuple(range(x.ndim - _n_axes(x, normalized_shape), x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True, correction=0)    # biased: divide by N, as layer norm does
     y = (x - mean) / (var + eps).sqrt()
     if weight is not None:
         y = y * weight

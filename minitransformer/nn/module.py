@@ -147,7 +147,7 @@ class Module:
         return self
 
     def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     # ------------------------------------------------------------ modes
     def train(self, mode: bool = True) -> "Module":
@@ -223,7 +223,7 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        own = sum(p.size for p in self._parameters.values())
+        own = sum(p.numel() for p in self._parameters.values())
         head = f"{type(self).__name__}({self.extra_repr()})"
         if not self._modules:
             return head + (f"  # {own:,} parameters" if own else "")
