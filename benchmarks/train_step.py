@@ -61,7 +61,7 @@ def child_ours(cfg: dict, steps: int, warmup: int, threads: int, device: str) ->
         sync, memory = cupy.cuda.Device().synchronize, _cupy_pool_reader(cupy)
     model.train()
     opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    params = sum(p.size for p in model.parameters())
+    params = sum(p.numel() for p in model.parameters())
     gc.collect()
     base = memory()
 

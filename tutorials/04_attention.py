@@ -243,11 +243,11 @@ print("output", y.shape, " weights", attn.shape, "(B, heads, L_q, L_k)")
 
 
 def split(t):  # (B, L, d_model) -> (B, h, L, d_k)
-    return t.reshape(B, T, heads, d_model // heads).transpose(0, 2, 1, 3)
+    return t.reshape(B, T, heads, d_model // heads).permute(0, 2, 1, 3)
 
 
 by_hand = F.scaled_dot_product_attention(split(mha.q_proj(x)), split(mha.k_proj(x)), split(mha.v_proj(x)), mask=pad)
-by_hand = mha.out_proj(by_hand.transpose(0, 2, 1, 3).reshape(B, T, d_model))
+by_hand = mha.out_proj(by_hand.permute(0, 2, 1, 3).reshape(B, T, d_model))
 np.testing.assert_allclose(by_hand.numpy(), y.numpy(), rtol=1e-5, atol=1e-6)
 print("by hand == nn.MultiHeadAttention")
 

@@ -107,7 +107,7 @@ print("target mask of sentence 1 (T, T):\n", model.make_tgt_mask(tgt_in).numpy()
 counts = {}
 for name, p in model.named_parameters():
     part = name.split(".")[0]
-    counts[part] = counts.get(part, 0) + p.size
+    counts[part] = counts.get(part, 0) + p.numel()
 print({k: f"{v:,}" for k, v in counts.items()}, "total", f"{model.num_parameters():,}")
 
 fig, ax = plt.subplots(figsize=(6, 2.5))

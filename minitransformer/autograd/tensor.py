@@ -91,9 +91,25 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None):
+        """The shape, as PyTorch's ``x.size()``; ``x.size(d)`` is the length of dim ``d`` (negative counts from the end).
+
+        (NumPy's ``a.size``, the number of elements, is ``x.numel()``.)
+        """
+        if dim is None:
+            return tuple(self.data.shape)
+        if not -self.data.ndim <= dim < self.data.ndim:
+            raise IndexError(f"size: dim {dim} is out of range for a tensor of shape {self.shape} "
+                             f"(valid dims: {-self.data.ndim}..{self.data.ndim - 1})")
+        return int(self.data.shape[dim])
+
+    def numel(self) -> int:
+        """The number of elements (NumPy's ``a.size``)."""
         return int(self.data.size)
+
+    def dim(self) -> int:
+        """The number of dimensions (``ndim``)."""
+        return self.data.ndim
 
     @property
     def backend(self) -> str:

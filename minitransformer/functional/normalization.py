@@ -74,10 +74,9 @@ def layer_norm(input: Tensor, normalized_shape, weight=None, bias=None, eps: flo
 def layer_norm_composed(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """The same layer norm from primitive ops, line by line as the formula."""
     axes = tuple(range(x.ndim - _n_axes(x, normalized_shape), x.ndim))
-    xp = get_array_module(x)                       # NumPy's names on Tensors: var is the biased one
-    mean = xp.mean(x, axis=axes, keepdims=True)
-    var = xp.var(x, axis=axes, keepdims=True)
-    y = (x - mean) / xp.sqrt(var + eps)
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True, correction=0)    # biased: divide by N, as layer norm does
+    y = (x - mean) / (var + eps).sqrt()
     if weight is not None:
         y = y * weight
     if bias is not None:

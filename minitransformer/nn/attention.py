@@ -110,12 +110,12 @@ class MultiHeadAttention(Module):
     def _split_heads(self, x: Tensor) -> Tensor:
         """(B, L, d_model) -> (B, H, L, d_k)."""
         b, length, _ = x.shape
-        return x.reshape(b, length, self.num_heads, self.d_k).transpose(0, 2, 1, 3)
+        return x.reshape(b, length, self.num_heads, self.d_k).permute(0, 2, 1, 3)
 
     def _merge_heads(self, x: Tensor) -> Tensor:
         """(B, H, L, d_k) -> (B, L, d_model): the concatenation of the heads."""
         b, _, length, _ = x.shape
-        return x.transpose(0, 2, 1, 3).reshape(b, length, self.d_model)
+        return x.permute(0, 2, 1, 3).reshape(b, length, self.d_model)
 
     def _check_input(self, name: str, x, batch=None) -> None:
         if not isinstance(x, Tensor):

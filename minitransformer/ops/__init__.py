@@ -4,9 +4,14 @@ Each op is one file: its Function class (forward and backward, the formula)
 and the function users call, side by side.  The Tensor class knows nothing
 of the ops (so ``autograd`` never imports ``ops``); this package attaches
 them once, here: after ``import minitransformer``, ``a + b`` is
-``Add.apply(a, b)`` and ``x.sum(axis=0)`` is ``Sum.apply(x, axis=0)``.  It
+``Add.apply(a, b)`` and ``x.sum(dim=0)`` is ``Sum.apply(x, axis=0)``.  It
 also registers the Tensor namespace (:mod:`.tensor_namespace`) as the
 ``xp`` of Tensors, so that each backward runs on Tensors too.
+
+Tensor's methods speak PyTorch (``x.transpose(0, 1)`` swaps two dims,
+``x.max(dim)`` returns values and indices, ``x.var()`` is unbiased,
+``x.size()`` is the shape) and accept NumPy's spellings where they mean no
+different thing (``axis=``, ``keepdims=``, ``astype``, ``swapaxes``).
 """
 from __future__ import annotations
 
@@ -15,17 +20,20 @@ from ..backend import register_namespace
 from . import tensor_namespace
 from .arithmetic import add, divide, multiply, negative, power, subtract
 from .comparison import (
-    argmax, equal, greater, greater_equal, less, less_equal, logical_and, logical_not, logical_or,
-    logical_xor, not_equal,
+    equal, greater, greater_equal, less, less_equal, logical_and, logical_not, logical_or, logical_xor,
+    not_equal,
 )
 from .indexing import getitem, take
 from .matrix_product import matmul
-from .reduction import logsumexp, max, mean, min, sum, var
-from .selection import masked_fill, maximum, minimum, where
+from .ordering import ValuesIndices, argmax, argmin, topk
+from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
+from .sampling import multinomial
+from .selection import masked_fill, maximum, minimum, tril, triu, where
 from .shape import (
-    broadcast_to, concatenate, expand, permute, reshape, split, squeeze, stack, swapaxes, transpose, unsqueeze,
+    broadcast_to, cat, chunk, concatenate, contiguous, expand, flatten, permute, repeat, reshape,
+    reversed_dims, split, squeeze, stack, swapaxes, t, transpose, unsqueeze, view,
 )
-from .unary import abs, clip, erf, exp, gelu, log, relu, sigmoid, sqrt, tanh
+from .unary import abs, clip, cos, erf, exp, gelu, log, relu, sigmoid, sin, sqrt, tanh
 
 
 def _swap(fn):
@@ -51,28 +59,34 @@ def attach_tensor_methods() -> None:
         "__invert__": logical_not, "__abs__": abs,
     }
     methods = {
-        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "erf": erf, "tanh": tanh, "sigmoid": sigmoid,
-        "relu": relu, "gelu": gelu, "clip": clip, "sum": sum, "mean": mean, "var": var, "max": max,
-        "min": min, "logsumexp": logsumexp, "argmax": argmax, "reshape": reshape, "view": reshape,
-        "transpose": transpose, "permute": permute, "swapaxes": swapaxes, "broadcast_to": broadcast_to,
-        "expand": expand, "squeeze": squeeze, "unsqueeze": unsqueeze, "split": split, "take": take,
-        "masked_fill": masked_fill, "matmul": matmul,
+        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos, "erf": erf,
+        "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "gelu": gelu, "clip": clip,
+        "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax,
+        "amin": amin, "logsumexp": logsumexp, "argmax": argmax, "argmin": argmin, "topk": topk,
+        "multinomial": multinomial, "maximum": maximum, "minimum": minimum,
+        "reshape": reshape, "view": view, "contiguous": contiguous, "flatten": flatten,
+        "transpose": transpose, "permute": permute, "swapaxes": swapaxes, "t": t,
+        "broadcast_to": broadcast_to, "expand": expand, "repeat": repeat, "squeeze": squeeze,
+        "unsqueeze": unsqueeze, "split": split, "chunk": chunk, "triu": triu, "tril": tril,
+        "take": take, "masked_fill": masked_fill, "matmul": matmul,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(Tensor, name, fn)
     # defining __eq__ would otherwise make tensors unhashable
     Tensor.__hash__ = object.__hash__
-    Tensor.T = property(lambda self: transpose(self))
+    Tensor.T = property(reversed_dims)
 
 
 attach_tensor_methods()
 register_namespace(Tensor, tensor_namespace)
 
 __all__ = [
-    "abs", "add", "argmax", "broadcast_to", "clip", "concatenate", "divide", "equal", "erf", "exp",
-    "expand", "gelu", "getitem", "greater", "greater_equal", "less", "less_equal", "log",
-    "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "masked_fill", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "permute", "power",
-    "relu", "reshape", "sigmoid", "split", "sqrt", "squeeze", "stack", "subtract", "sum", "swapaxes",
-    "take", "tanh", "transpose", "unsqueeze", "var", "where",
+    "ValuesIndices", "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cat", "chunk",
+    "clip", "concatenate", "cos", "divide", "equal", "erf", "exp", "expand", "flatten",
+    "gelu", "getitem", "greater", "greater_equal", "less", "less_equal", "log", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "logsumexp", "masked_fill", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "multinomial", "multiply", "negative", "not_equal", "permute", "power",
+    "relu", "reshape", "sigmoid", "sin", "split", "sqrt", "squeeze", "stack", "std",
+    "subtract", "sum", "swapaxes", "t", "take", "tanh", "topk", "transpose", "tril", "triu",
+    "unsqueeze", "var", "where",
 ]

@@ -1,4 +1,9 @@
-"""Shapes under broadcasting and reductions: the unbroadcast rule and axis handling."""
+"""Shapes under broadcasting and reductions: the unbroadcast rule and axis handling.
+
+A Tensor method takes its axes under PyTorch's names (``dim=``,
+``keepdim=``) or NumPy's (``axis=``, ``keepdims=``): :func:`dim_argument`
+and :func:`keepdim_argument` accept either, and refuse both at once.
+"""
 from __future__ import annotations
 
 import numpy
@@ -47,3 +52,23 @@ def keepdims_shape(shape, axes) -> tuple:
 def python_scalar(x):
     """A NumPy scalar as a Python number, which (as a weak scalar) never upcasts a float32 tensor."""
     return x.item() if isinstance(x, numpy.generic) else x
+
+
+def dim_argument(op: str, dim, axis):
+    """The axes of a reduction, given as PyTorch's ``dim`` or NumPy's ``axis`` (one name, not both)."""
+    if axis is None:
+        return dim
+    if dim is not None:
+        raise TypeError(f"{op}: got dim={dim!r} and axis={axis!r}; they are one argument under "
+                        "PyTorch's and NumPy's names: pass one")
+    return axis
+
+
+def keepdim_argument(op: str, keepdim, keepdims) -> bool:
+    """Whether a reduction keeps its reduced axes: PyTorch's ``keepdim`` or NumPy's ``keepdims``."""
+    if keepdims is None:
+        return bool(keepdim)
+    if keepdim:
+        raise TypeError(f"{op}: got keepdim={keepdim!r} and keepdims={keepdims!r}; they are one argument "
+                        "under PyTorch's and NumPy's names: pass one")
+    return bool(keepdims)

@@ -1,4 +1,4 @@
-"""Comparisons and logic: boolean tensors that carry no gradient, and argmax.
+"""Comparisons and logic: boolean tensors that carry no gradient.
 
 A comparison's value does not change under a small change of its inputs,
 so it has no derivative to propagate: the results are plain boolean
@@ -7,7 +7,6 @@ tensors, outside the graph (masks for where, masked_fill and attention).
 from __future__ import annotations
 
 from ..autograd import Tensor
-from ..backend import get_array_module
 from .broadcasting import python_scalar
 from .checks import shapes_error
 
@@ -72,8 +71,3 @@ def logical_not(a):
     if a.dtype.kind != "b":
         raise TypeError(f"logical_not: ~ needs a boolean tensor, got dtype {a.dtype} (compare first, e.g. ~(x > 0))")
     return Tensor(~a.data)
-
-
-def argmax(x, axis=None):
-    """Indices of the maxima (int64, no gradient)."""
-    return Tensor(get_array_module(x.data).argmax(x.data, axis=axis))

@@ -1,4 +1,4 @@
-"""Ops that choose between values: maximum, minimum, where, masked_fill.
+"""Ops that choose between values: maximum, minimum, where, masked_fill, triu, tril.
 
 The gradient goes to whichever input was chosen; for ties in maximum and
 minimum it is split half and half, as PyTorch does.  Which input was chosen
@@ -118,3 +118,28 @@ def masked_fill(x, mask, value):
     """``x`` with ``value`` written where ``mask`` is True (as PyTorch's masked_fill)."""
     mask = mask if isinstance(mask, Tensor) else Tensor(get_array_module(x.data).asarray(mask))
     return MaskedFill.apply(x, mask, float(value))
+
+
+def _triangle(op: str, x, diagonal: int, upper: bool):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a matrix or a batch of matrices, got shape {x.shape}")
+    xp = get_array_module(x.data)
+    rows, cols = x.shape[-2:]
+    # (j - i >= diagonal) keeps the upper triangle: a comparison, a constant mask
+    offset = xp.arange(cols)[None, :] - xp.arange(rows)[:, None]
+    outside = offset < diagonal if upper else offset > diagonal
+    return MaskedFill.apply(x, Tensor(outside), 0.0)
+
+
+def triu(x, diagonal: int = 0):
+    """The upper triangle of the last two dims: ``x[..., i, j]`` where ``j - i >= diagonal``, 0 below.
+
+    The zeros are written, not multiplied in (a -inf below the diagonal
+    becomes 0, not nan); the gradient below is 0, as for :func:`masked_fill`.
+    """
+    return _triangle("triu", x, diagonal, upper=True)
+
+
+def tril(x, diagonal: int = 0):
+    """The lower triangle of the last two dims: ``x[..., i, j]`` where ``j - i <= diagonal``, 0 above."""
+    return _triangle("tril", x, diagonal, upper=False)

@@ -4,8 +4,12 @@ An op's backward is written once, as array code: ``xp = get_array_module(grad)``
 then ``xp.exp(...)``, ``xp.where(...)``, ``xp.broadcast_to(...)``.  With
 ``create_graph=True`` the same backward runs on Tensors, and
 ``get_array_module`` of a Tensor returns this module: the same functions, by
-the same names and with NumPy's arguments (``axis=``, ``keepdims=``), each
-made of the differentiable ops, so that the derivative is recorded.
+the same names and with NumPy's arguments and meanings (``axis=``,
+``keepdims=``), each made of the differentiable ops, so that the derivative
+is recorded.  Where a Tensor's method means what PyTorch means and NumPy
+means something else, this module keeps NumPy's meaning, since the code
+that calls it is array code: ``transpose(x, axes)`` permutes every axis,
+``max(x, axis)`` gives the values only, ``var(x)`` is the biased variance.
 Functions of constant value (``sign``, ``isfinite``) give Tensors outside
 the graph, as comparisons do.
 """
@@ -17,16 +21,42 @@ from ..autograd import Tensor
 from ..backend import get_array_module
 from .arithmetic import add, divide, multiply, negative, power, subtract  # noqa: F401
 from .matrix_product import matmul  # noqa: F401
-from .reduction import logsumexp, max, mean, min, sum, var  # noqa: F401
+from .reduction import Max, Min, Var, logsumexp, mean, sum  # noqa: F401
 from .selection import maximum, minimum, where  # noqa: F401
-from .shape import broadcast_to, concatenate, reshape, stack, transpose  # noqa: F401
-from .unary import abs, clip, erf, exp, log, sigmoid, sqrt, tanh  # noqa: F401
+from .shape import Transpose, broadcast_to, concatenate, reshape, stack, swapaxes  # noqa: F401
+from .unary import abs, clip, cos, erf, exp, log, sigmoid, sin, sqrt, tanh  # noqa: F401
 
 inf, pi, e, newaxis = numpy.inf, numpy.pi, numpy.e, None
 
 
 def _array_module(x):
     return get_array_module(x.data if isinstance(x, Tensor) else x)
+
+
+def transpose(x, axes=None):
+    """NumPy's transpose: permute every axis (reverse them when ``axes`` is None)."""
+    return Transpose.apply(x, None if axes is None else tuple(axes))
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001  (NumPy's name)
+    """NumPy's max: the values only, over ``axis`` (None, an int or a tuple)."""
+    return Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+amax, amin = max, min
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """NumPy's var: biased (divide by N) unless ``ddof`` says otherwise."""
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def expand_dims(x, axis):

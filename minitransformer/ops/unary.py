@@ -1,4 +1,4 @@
-"""Elementwise functions of one tensor: exp, log, sqrt, abs, tanh, sigmoid, relu, gelu, erf, clip.
+"""Elementwise functions of one tensor: exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu, gelu, erf, clip.
 
 Each backward multiplies the incoming gradient by the derivative, evaluated
 at the saved input or, where it is cheaper, at the saved output
@@ -89,6 +89,40 @@ class Abs(Function):
 
 def abs(x):  # noqa: A001  (NumPy's name)
     return Abs.apply(x)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).sin(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d sin(x)/dx = cos(x)."""
+        (x,) = ctx.saved_tensors
+        return grad * get_array_module(x).cos(x)
+
+
+def sin(x):
+    return Sin.apply(x)
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return get_array_module(x).cos(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d cos(x)/dx = -sin(x)."""
+        (x,) = ctx.saved_tensors
+        return -grad * get_array_module(x).sin(x)
+
+
+def cos(x):
+    return Cos.apply(x)
 
 
 class Tanh(Function):

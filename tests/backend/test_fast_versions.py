@@ -39,7 +39,7 @@ def run(sample):
     """The op's output and the gradients of a fixed weighted sum of it, as host arrays."""
     inputs = sample.tensors()
     out = sample.call(*inputs)
-    weights = mt.tensor(np.linspace(-1.0, 1.0, max(out.size, 1)).reshape(out.shape), dtype=out.dtype)
+    weights = mt.tensor(np.linspace(-1.0, 1.0, max(out.numel(), 1)).reshape(out.shape), dtype=out.dtype)
     (out * weights).sum().backward()
     grads = [t.grad.numpy() if t.grad is not None else None for t in inputs]
     return out.numpy(), grads

@@ -135,7 +135,7 @@ def make_run(opt_name, sched_name, weights):
 
 
 def train(params, opt, scheduler, steps, k0):
-    target = [np.sin(np.arange(p.size).reshape(p.shape) + 1.0) for p in params]
+    target = [np.sin(np.arange(p.numel()).reshape(p.shape) + 1.0) for p in params]
     for i in range(steps):
         opt.zero_grad()
         loss = sum(((p - mt.tensor(t)) ** 2).sum() * (1.0 + 0.1 * (k0 + i))

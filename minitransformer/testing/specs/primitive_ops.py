@@ -12,13 +12,23 @@ import math
 import numpy as np
 
 from ...ops import concatenate, maximum, minimum, stack, where
+from ...ops.broadcasting import normalize_axis
 from ...ops.indexing import IndexAdd
+from ..cases import CASE_KINDS
 from ..spec import OpSpec
 
 
 def _add_at(out, index, values):
     np.add.at(out, index, values)
     return out
+
+
+def _var_case(c, max_dims, max_side):
+    """A reduction's case and a ``correction`` (0: biased, 1: unbiased, PyTorch's default),
+    1 only where more than one element is averaged (else N - 1 = 0: nan)."""
+    (shape,), params = CASE_KINDS["reduce"](c, max_dims, max_side)
+    count = math.prod(shape[a] for a in normalize_axis(params["axis"], len(shape), "var"))
+    return (shape,), {**params, "correction": c.integer(0, 1) if count > 1 else 0}
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -35,6 +45,8 @@ PRIMITIVE_OP_SPECS = (
     OpSpec("Log", lambda x: x.log(), np.log, domain="positive"),
     OpSpec("Sqrt", lambda x: x.sqrt(), np.sqrt, domain="positive"),
     OpSpec("Abs", lambda x: x.abs(), np.abs, domain="away_from_kinks"),
+    OpSpec("Sin", lambda x: x.sin(), np.sin),
+    OpSpec("Cos", lambda x: x.cos(), np.cos),
     OpSpec("Tanh", lambda x: x.tanh(), np.tanh),
     OpSpec("Sigmoid", lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
     OpSpec("Relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), domain="away_from_kinks"),
@@ -54,7 +66,8 @@ PRIMITIVE_OP_SPECS = (
            lambda x, mask, value: np.where(mask, value, x), shapes="masked_fill"),
     OpSpec("Sum", lambda x, **kw: x.sum(**kw), lambda x, **kw: np.sum(x, **kw), shapes="reduce"),
     OpSpec("Mean", lambda x, **kw: x.mean(**kw), lambda x, **kw: np.mean(x, **kw), shapes="reduce"),
-    OpSpec("Var", lambda x, **kw: x.var(**kw), lambda x, **kw: np.var(x, **kw), shapes="reduce"),
+    OpSpec("Var", lambda x, correction, **kw: x.var(**kw, correction=correction),
+           lambda x, correction, **kw: np.var(x, ddof=correction, **kw), shapes=_var_case),
     OpSpec("Max", lambda x, **kw: x.max(**kw), lambda x, **kw: np.max(x, **kw),
            domain="away_from_kinks", shapes="reduce"),
     OpSpec("Min", lambda x, **kw: x.min(**kw), lambda x, **kw: np.min(x, **kw),
@@ -64,7 +77,7 @@ PRIMITIVE_OP_SPECS = (
            shapes="reduce"),
     OpSpec("MatMul", lambda a, b: a @ b, np.matmul, 2, shapes="matmul"),
     OpSpec("Reshape", lambda x, shape: x.reshape(shape), lambda x, shape: np.reshape(x, shape), shapes="reshape"),
-    OpSpec("Transpose", lambda x, axes: x.transpose() if axes is None else x.transpose(axes),
+    OpSpec("Transpose", lambda x, axes: x.T if axes is None else x.permute(axes),
            lambda x, axes: np.transpose(x, axes), shapes="transpose"),
     OpSpec("BroadcastTo", lambda x, shape: x.broadcast_to(shape), lambda x, shape: np.broadcast_to(x, shape),
            shapes="broadcast_to"),
