@@ -13,11 +13,39 @@ import numpy as np
 
 from ...ops import concatenate, maximum, minimum, stack, where
 from ...ops.indexing import IndexAdd
+from ..cases import CASE_KINDS, draw_broadcast_from
 from ..spec import OpSpec
 
 
 def _add_at(out, index, values):
     np.add.at(out, index, values)
+    return out
+
+
+def _setitem_case(c, max_dims, max_side):
+    """A tensor, an index drawn as getitem's, and a value broadcastable to the places it names.
+
+    Repeated integer indices are made unique: a place written twice keeps one
+    of its values, so the other has no derivative at all.
+    """
+    (shape,), params = CASE_KINDS["getitem"](c, max_dims, max_side)
+    index = params["index"]
+    if isinstance(index, np.ndarray) and index.dtype.kind == "i":
+        index = np.unique(index % shape[0])
+    written = np.zeros(shape)[index].shape
+    return (shape, draw_broadcast_from(c, written)), {"index": index}
+
+
+def _set_on_a_clone(x, value, index):
+    """PyTorch's idiom: y = x.clone(); y[index] = value (the graph records the write)."""
+    y = x.clone()
+    y[index] = value
+    return y
+
+
+def _np_set(x, value, index):
+    out = x.copy()
+    out[index] = value
     return out
 
 
@@ -77,4 +105,7 @@ PRIMITIVE_OP_SPECS = (
            lambda x, index, shape: _add_at(np.zeros(shape, x.dtype), index, x), shapes="index_add"),
     OpSpec("Take", lambda x, indices, axis: x.take(indices, axis=axis),
            lambda x, indices, axis: np.take(x, indices, axis=axis), shapes="take"),
+    # casts and writes: float64 and back is exact from float32 and the identity on float64
+    OpSpec("Cast", lambda x: x.astype("float64").astype(x.dtype), lambda x: x.astype("float64").astype(x.dtype)),
+    OpSpec("SetItem", _set_on_a_clone, _np_set, 2, shapes=_setitem_case),
 )
