@@ -30,8 +30,11 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 __version__ = "0.1.0"
 
 from .autograd import (
-    AnomalyError, Context, Function, GraphError, Tensor, arange, detect_anomaly, enable_grad,
-    full, grad, is_grad_enabled, no_grad, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    AnomalyError, BoolTensor, ByteTensor, Context, DoubleTensor, FloatTensor, Function, GraphError,
+    InPlaceError, IntTensor, LongTensor, Tensor, arange, detect_anomaly, device, double, dtype, empty, empty_like,
+    enable_grad, float16, float32, float64, from_numpy, full, full_like, grad, half, int32, int64,
+    is_grad_enabled, long, no_grad, ones, ones_like, rand, rand_like, randn, randn_like, tensor, uint8, zeros,
+    zeros_like,
 )
 from .backend import (
     BackendError, cupy_available, get_array_module, get_backend, get_default_dtype, manual_seed,
@@ -50,6 +53,10 @@ __all__ = [
     "get_array_module", "get_backend", "get_default_dtype", "get_num_threads", "set_num_threads", "grad", "gradcheck", "gradgradcheck", "is_grad_enabled",
     "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "set_default_dtype", "tensor",
     "use_backend", "zeros", "zeros_like", *_ops_all,
+    # PyTorch's names: dtypes, devices, constructors (mt.float, mt.int, mt.bool: see the end of this file)
+    "BoolTensor", "ByteTensor", "DoubleTensor", "FloatTensor", "InPlaceError", "IntTensor", "LongTensor",
+    "device", "double", "dtype", "empty", "empty_like", "float16", "float32", "float64", "from_numpy", "full_like",
+    "half", "int32", "int64", "long", "rand_like", "randn_like", "uint8",
 ]
 
 
@@ -58,7 +65,7 @@ __all__ = [
 # (``mt.gradcheck`` is the function, as ``torch.autograd.gradcheck``; its module is
 # ``minitransformer.gradcheck``.)
 _LAZY_SUBMODULES = (
-    "autograd", "backend", "cli", "data", "distributed", "exercises", "functional",
+    "autograd", "backend", "cli", "cuda", "data", "distributed", "exercises", "functional",
     "inference", "memory", "nn", "ops", "optim", "profiler",
     "serialization", "testing", "training", "viz",
 )
@@ -76,3 +83,9 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
+
+# PyTorch's dtype names that are also Python builtins: mt.float (float32), mt.int (int32) and
+# mt.bool are attributes of the package, but in no __all__ (``from minitransformer import *``
+# would hide Python's float, int and bool).  Last in this file, which uses none of the builtins.
+from .autograd.dtypes import bool, float, int  # noqa: E402, F401, A004

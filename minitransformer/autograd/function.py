@@ -38,6 +38,11 @@ enters the graph pass as a constant.  An op whose adjoint is another op
 (indexing, whose derivative scatters) defines ``backward_graph(ctx, grad)``
 on Tensors instead; a test proves it equal to ``backward``.
 
+In-place changes.  Each context notes how many in-place changes had been
+made when its op ran (``ctx.stamp``, one integer); if any came after, the
+backward first checks that none wrote into a value the op saved, and
+refuses, naming the op and the input, if one did (``versions.py``).
+
 Fast versions.  The backend may register a faster implementation of an op
 (``minitransformer.backend.fast``: threads, buffers, fused kernels);
 ``apply`` runs it instead of the formula for arrays of that backend, and a
@@ -56,6 +61,7 @@ from ..backend.fast import find_fast_version
 from ..backend.fast import state as fast_state
 from .grad_mode import AnomalyError, flags
 from .tensor import Tensor
+from .versions import check_unchanged, edits
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -99,7 +105,7 @@ class Context:
     """What one application of a Function remembers for its backward."""
 
     __slots__ = ("fn", "impl", "inputs", "needs_input_grad", "saved_tensors", "freed", "origin",
-                 "args", "kwargs", "__dict__")
+                 "args", "kwargs", "stamp", "__dict__")
 
     def __init__(self, fn, inputs, needs_input_grad):
         self.fn = fn                            # the op (its formula)
@@ -110,6 +116,7 @@ class Context:
         self.freed = False
         self.origin = None                      # "file:line" of user code (anomaly mode)
         self.args = self.kwargs = None          # forward's arguments, kept when a fast version ran
+        self.stamp = edits.count                # in-place changes made before this op (see versions.py)
 
     def save_for_backward(self, *arrays) -> None:
         """Keep arrays for backward; they are freed once backward has run."""
@@ -136,8 +143,11 @@ class Context:
 
         ``grad`` is an array, or with ``create_graph`` a Tensor; then
         ``output`` is the op's output Tensor and the gradients are Tensors
-        recorded in the graph.
+        recorded in the graph.  A value it saved that was changed in place
+        since stops it here (see ``versions.py``).
         """
+        if self.stamp != edits.count:
+            check_unchanged(self, output, create_graph)
         if flags.profiler is not None:
             start = time.perf_counter()
             grads = self._call_backward(grad, output, create_graph)

@@ -33,7 +33,15 @@ class _FlagSetting(contextlib.ContextDecorator):
     flag: str
     value: bool
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        """``@no_grad`` without parentheses decorates ``func`` at once, as ``@no_grad()`` does."""
+        setting = super().__new__(cls)
+        if func is None:
+            return setting
+        setting.__init__()
+        return setting(func)
+
+    def __init__(self, func=None):
         self._previous = []
 
     def __enter__(self):

@@ -90,3 +90,21 @@ __all__ = [
     "subtract", "sum", "swapaxes", "t", "take", "tanh", "topk", "transpose", "tril", "triu",
     "unsqueeze", "var", "where",
 ]
+
+
+# ---------------------------------------------------------------------------
+# Casts and in-place ops (dtypes: cast.py; x[i] = v, zero_, add_, +=: in_place.py)
+# ---------------------------------------------------------------------------
+from .cast import astype, clone  # noqa: E402
+from .in_place import IN_PLACE_METHODS  # noqa: E402
+
+
+def attach_cast_and_in_place_methods() -> None:
+    """Give Tensor ``astype`` and ``clone`` (differentiable between floats) and PyTorch's
+    in-place methods (``x[i] = v``, ``fill_``, ``add_``, ``+=`` ...), each returning the tensor."""
+    for name, fn in {"astype": astype, "clone": clone, **IN_PLACE_METHODS}.items():
+        setattr(Tensor, name, fn)
+
+
+attach_cast_and_in_place_methods()
+__all__ += ["clone"]

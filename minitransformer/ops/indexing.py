@@ -1,4 +1,4 @@
-"""Indexing: x[index] with NumPy's rules, and take (gather) along an axis.
+"""Indexing: x[index] with NumPy's rules, x[index] = value, and take (gather) along an axis.
 
 The backward of picking elements puts the gradient back where they came from:
 a zero tensor of the input's shape with the gradient added at the index.  For
@@ -7,6 +7,11 @@ backward is picking again (``grad[index]``): the two are each other's adjoint,
 so gradients of any order alternate between them.  These ops therefore have
 a ``backward_graph`` (the adjoint op, on Tensors) beside their array
 ``backward``; the registry tests prove the two equal.
+
+Writing, ``x[index] = value``, is :class:`SetItem` when the graph must
+record it (``ops/in_place.py`` decides): the new tensor is x with value put
+at index.  Its derivative keeps x's gradient where x was kept and hands the
+gradient of the written places to value.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import numpy
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from .broadcasting import unbroadcast
 from .checks import out_of_range
 
 
@@ -65,6 +71,53 @@ class GetItem(Function):
     @staticmethod
     def backward_graph(ctx, grad):
         return IndexAdd.apply(grad, index=ctx.index, shape=ctx.x_shape), None
+
+
+class SetItem(Function):
+    """x with ``value`` written at ``index`` (broadcast, cast to x's dtype): ``out = x; out[index] = value``."""
+
+    @staticmethod
+    def forward(ctx, x, value, index=None):
+        xp = get_array_module(x)
+        index = _index_on_backend_of(x, index)
+        out = x.copy()
+        try:
+            out[index] = value
+        except (IndexError, ValueError) as exc:
+            kind = IndexError if isinstance(exc, IndexError) else ValueError
+            raise kind(
+                f"setitem: cannot write a value of shape {tuple(getattr(value, 'shape', ()))} at index "
+                f"{index!r} of a tensor of shape {tuple(x.shape)}: {exc}"
+            ) from None
+        kept = xp.ones(x.shape, dtype=x.dtype)
+        kept[index] = 0                 # 1 where x's value is kept: a constant mask
+        ctx.save_for_backward(kept)
+        ctx.index, ctx.value_shape = index, tuple(getattr(value, "shape", ()))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """d out/dx is 1 where x was kept, 0 where value was written; d out/d value
+        picks the written places (summed over the axes value was broadcast along).
+
+        (A place written twice by repeated integer indices keeps one value, as in
+        NumPy; each copy of value gets that place's gradient.)
+        """
+        (kept,) = ctx.saved_tensors
+        grad_value = None
+        if ctx.needs_input_grad[1]:
+            picked = grad[ctx.index]
+            # value may carry leading axes of length 1 that the written place lacks
+            extra = len(ctx.value_shape) - picked.ndim
+            if extra > 0:
+                picked = picked.reshape((1,) * extra + tuple(picked.shape))
+            grad_value = unbroadcast(picked, ctx.value_shape)
+        return grad * kept, grad_value
+
+
+def setitem(x, index, value):
+    """A new tensor: ``x`` with ``value`` written at ``index``, recorded in the graph."""
+    return SetItem.apply(x, value, index=_unwrap_index(index))
 
 
 def _index_add(values, index, shape, dtype):

@@ -14,7 +14,11 @@ import numpy as np
 from ...ops import concatenate, maximum, minimum, stack, where
 from ...ops.broadcasting import normalize_axis
 from ...ops.indexing import IndexAdd
+<<<<<<< HEAD
 from ..cases import CASE_KINDS
+=======
+from ..cases import CASE_KINDS, draw_broadcast_from
+>>>>>>> issue26-tensor
 from ..spec import OpSpec
 
 
@@ -23,12 +27,40 @@ def _add_at(out, index, values):
     return out
 
 
+<<<<<<< HEAD
 def _var_case(c, max_dims, max_side):
     """A reduction's case and a ``correction`` (0: biased, 1: unbiased, PyTorch's default),
     1 only where more than one element is averaged (else N - 1 = 0: nan)."""
     (shape,), params = CASE_KINDS["reduce"](c, max_dims, max_side)
     count = math.prod(shape[a] for a in normalize_axis(params["axis"], len(shape), "var"))
     return (shape,), {**params, "correction": c.integer(0, 1) if count > 1 else 0}
+=======
+def _setitem_case(c, max_dims, max_side):
+    """A tensor, an index drawn as getitem's, and a value broadcastable to the places it names.
+
+    Repeated integer indices are made unique: a place written twice keeps one
+    of its values, so the other has no derivative at all.
+    """
+    (shape,), params = CASE_KINDS["getitem"](c, max_dims, max_side)
+    index = params["index"]
+    if isinstance(index, np.ndarray) and index.dtype.kind == "i":
+        index = np.unique(index % shape[0])
+    written = np.zeros(shape)[index].shape
+    return (shape, draw_broadcast_from(c, written)), {"index": index}
+
+
+def _set_on_a_clone(x, value, index):
+    """PyTorch's idiom: y = x.clone(); y[index] = value (the graph records the write)."""
+    y = x.clone()
+    y[index] = value
+    return y
+
+
+def _np_set(x, value, index):
+    out = x.copy()
+    out[index] = value
+    return out
+>>>>>>> issue26-tensor
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -90,4 +122,7 @@ PRIMITIVE_OP_SPECS = (
            lambda x, index, shape: _add_at(np.zeros(shape, x.dtype), index, x), shapes="index_add"),
     OpSpec("Take", lambda x, indices, axis: x.take(indices, axis=axis),
            lambda x, indices, axis: np.take(x, indices, axis=axis), shapes="take"),
+    # casts and writes: float64 and back is exact from float32 and the identity on float64
+    OpSpec("Cast", lambda x: x.astype("float64").astype(x.dtype), lambda x: x.astype("float64").astype(x.dtype)),
+    OpSpec("SetItem", _set_on_a_clone, _np_set, 2, shapes=_setitem_case),
 )
