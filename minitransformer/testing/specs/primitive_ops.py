@@ -14,11 +14,7 @@ import numpy as np
 from ...ops import concatenate, maximum, minimum, stack, where
 from ...ops.broadcasting import normalize_axis
 from ...ops.indexing import IndexAdd
-<<<<<<< HEAD
-from ..cases import CASE_KINDS
-=======
 from ..cases import CASE_KINDS, draw_broadcast_from
->>>>>>> issue26-tensor
 from ..spec import OpSpec
 
 
@@ -27,14 +23,14 @@ def _add_at(out, index, values):
     return out
 
 
-<<<<<<< HEAD
 def _var_case(c, max_dims, max_side):
     """A reduction's case and a ``correction`` (0: biased, 1: unbiased, PyTorch's default),
     1 only where more than one element is averaged (else N - 1 = 0: nan)."""
     (shape,), params = CASE_KINDS["reduce"](c, max_dims, max_side)
     count = math.prod(shape[a] for a in normalize_axis(params["axis"], len(shape), "var"))
     return (shape,), {**params, "correction": c.integer(0, 1) if count > 1 else 0}
-=======
+
+
 def _setitem_case(c, max_dims, max_side):
     """A tensor, an index drawn as getitem's, and a value broadcastable to the places it names.
 
@@ -60,7 +56,6 @@ def _np_set(x, value, index):
     out = x.copy()
     out[index] = value
     return out
->>>>>>> issue26-tensor
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
