@@ -55,10 +55,10 @@ def config_names(choice: str) -> list:
 
 
 def model_kwargs(cfg: dict) -> dict:
-    """Keyword arguments of minitransformer.nn.Transformer for a config (dropout 0)."""
+    """Keyword arguments of minitransformer.nn.TransformerTranslator for a config (dropout 0)."""
     return dict(src_vocab_size=cfg["vocab"], tgt_vocab_size=cfg["vocab"], d_model=cfg["d_model"],
-                num_heads=cfg["num_heads"], num_encoder_layers=cfg["num_encoder_layers"],
-                num_decoder_layers=cfg["num_decoder_layers"], d_ff=cfg["d_ff"], dropout=0.0,
+                nhead=cfg["num_heads"], num_encoder_layers=cfg["num_encoder_layers"],
+                num_decoder_layers=cfg["num_decoder_layers"], dim_feedforward=cfg["d_ff"], dropout=0.0,
                 max_len=max(cfg["src_len"], cfg["tgt_len"], MAX_POSITIONS), norm_first=False,
                 share_embeddings=True, tie_output=True, pad_id=PAD_ID)
 
@@ -113,12 +113,12 @@ def make_batch(cfg: dict, seed: int = SEED):
 
 
 def build_ours(cfg: dict, seed: int = SEED):
-    """Our Transformer for ``cfg``, seeded (the torch child copies these weights)."""
+    """Our translator for ``cfg``, seeded (the torch child copies these weights)."""
     import minitransformer as mt
     from minitransformer import nn
 
     mt.manual_seed(seed)
-    return nn.Transformer(**model_kwargs(cfg))
+    return nn.TransformerTranslator(**model_kwargs(cfg))
 
 
 # ---------------------------------------------------------------- threads, memory, machine

@@ -1,6 +1,6 @@
 """The same Transformer in PyTorch, for the benchmarks (and its weight copy from ours).
 
-Mirrors ``minitransformer.nn.Transformer`` with share_embeddings=True,
+Mirrors ``minitransformer.nn.TransformerTranslator`` with share_embeddings=True,
 tie_output=True, norm_first=False (post-LN), ReLU, dropout in the same places as ours
 (after the positional encoding, on the attention weights, after each sub-layer and
 on the feed-forward's hidden units; 0 by default, as the speed benchmarks use):
@@ -13,8 +13,8 @@ on the feed-forward's hidden units; 0 by default, as the speed benchmarks use):
 
 with the same masks as ours: source padding (keys of every attention over
 the memory), target causal & target padding.  ``copy_from_ours`` loads our
-weights (PyTorch packs W_q, W_k, W_v into one ``in_proj_weight``), so both
-start from the same point and their first losses agree.
+weights by name (our layers are PyTorch's classes, with its parameter names),
+so both start from the same point and their first losses agree.
 
 For decoding, ``greedy_nocache`` re-runs the decoder on the whole prefix at
 every step (what ``nn.TransformerDecoder`` offers); ``greedy_cached`` and
@@ -36,7 +36,7 @@ PAD, BOS, EOS = 0, 2, 3
 
 
 class TorchTransformer(nn.Module):
-    """PyTorch twin of ``minitransformer.nn.Transformer`` (shared, tied embeddings; post-LN)."""
+    """PyTorch twin of ``minitransformer.nn.TransformerTranslator`` (shared, tied embeddings; post-LN)."""
 
     def __init__(self, vocab: int, d_model: int, num_heads: int, num_encoder_layers: int,
                  num_decoder_layers: int, d_ff: int, max_len: int = 128, pad_id: int = PAD,
@@ -78,34 +78,24 @@ class TorchTransformer(nn.Module):
 
 
 # ---------------------------------------------------------------- weights
-def torch_name_to_ours(name: str) -> list:
-    """Our parameter names that make up the PyTorch parameter ``name`` (3 for in_proj_*)."""
-    prefix, _, leaf = name.rpartition(".")
-    if leaf in ("in_proj_weight", "in_proj_bias"):
-        kind = leaf.split("_")[-1]
-        return [f"{prefix}.{p}.{kind}" for p in ("q_proj", "k_proj", "v_proj")]
-    for lin in ("linear1", "linear2"):
-        name = name.replace(f".{lin}.", f".ff.{lin}.")
-    return [name]
-
-
 @torch.no_grad()
 def copy_from_ours(theirs: TorchTransformer, ours) -> TorchTransformer:
-    """Load our model's weights into the PyTorch twin (every parameter, strictly)."""
+    """Load our model's weights into the PyTorch twin, parameter by parameter.
+
+    Our layers are PyTorch's classes, with PyTorch's names (``in_proj_weight``,
+    ``linear1``, ...), so every parameter of the twin has its namesake in our
+    ``state_dict``.
+    """
     own = {name: t.numpy() for name, t in ours.state_dict().items()}
-    used = set()
     for name, param in theirs.named_parameters():
-        names = torch_name_to_ours(name)
-        missing = [n for n in names if n not in own]
-        if missing:
-            raise KeyError(f"copy_from_ours: no parameter {missing} in our model for PyTorch's {name}")
-        value = numpy.concatenate([own[n] for n in names]) if len(names) > 1 else own[names[0]]
+        if name not in own:
+            raise KeyError(f"copy_from_ours: no parameter {name} in our model")
+        value = own[name]
         if tuple(value.shape) != tuple(param.shape):
             raise ValueError(f"copy_from_ours: {name} has shape {tuple(param.shape)}, ours {value.shape}")
         param.copy_(torch.from_numpy(numpy.ascontiguousarray(value)))
-        used.update(names)
-    left = set(own) - used - {"tgt_embed.weight"}   # the shared table appears once in named_parameters
-    if left:
+    left = set(own) - {name for name, _ in theirs.named_parameters()} - {"tgt_embed.weight"}
+    if left:   # (the shared table appears once in named_parameters)
         raise KeyError(f"copy_from_ours: our parameters {sorted(left)} have no PyTorch counterpart")
     return theirs
 

@@ -11,8 +11,8 @@ from minitransformer.profiler import Profiler, profile
 
 
 def tiny_step(prof=None):
-    model = nn.Transformer(20, 20, d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
-                           d_ff=16, dropout=0.0, share_embeddings=True, tie_output=True)
+    model = nn.TransformerTranslator(20, 20, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                     dim_feedforward=16, dropout=0.0, share_embeddings=True, tie_output=True)
     opt = optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.98), eps=1e-9)
     rng = np.random.default_rng(0)
     src, tgt = rng.integers(4, 20, (2, 5)), rng.integers(4, 20, (2, 6))

@@ -26,7 +26,7 @@
 # 1. scaled dot-product attention, derived and computed step by step;
 # 2. why the scores are divided by $\sqrt{d_k}$ (softmax saturation, plotted);
 # 3. masks: padding and causal, and the project's convention;
-# 4. multi-head attention, `nn.MultiHeadAttention`, taken apart;
+# 4. multi-head attention, PyTorch's `nn.MultiheadAttention`, taken apart;
 # 5. the backward pass derived by hand and checked with `mt.gradcheck`;
 # 6. the fused op vs the composed one.
 
@@ -163,10 +163,11 @@ assert stats["unscaled"][1][-1] < 0.5 * stats["scaled"][1][-1]
 # * **the future**, in a decoder: position $t$ predicts token $t+1$, so it
 #   must not see positions after $t$ (a **causal** mask).
 #
-# **Convention of this project**: a mask is *boolean*, broadcastable to
-# (..., $L_q$, $L_k$), and **True where attention is allowed**.  (PyTorch's
-# `nn.MultiheadAttention` uses the opposite for its boolean masks; beware when
-# porting code.)  A masked score is set to $-\infty$ before the softmax, so its
+# **Convention of the engine's attention function**: a mask is *boolean*,
+# broadcastable to (..., $L_q$, $L_k$), and **True where attention is
+# allowed**.  (The layers, `nn.MultiheadAttention` and the Transformer
+# layers, take PyTorch's masks, True = *not* allowed, and turn them into this
+# one: section 4.)  A masked score is set to $-\infty$ before the softmax, so its
 # weight is exactly 0:
 #
 # $$a_{ij} = \frac{m_{ij}\, e^{s_{ij}}}{\sum_{j'} m_{ij'}\, e^{s_{ij'}}}, \qquad m_{ij} \in \{0, 1\}.$$
@@ -228,28 +229,42 @@ assert np.all(w_.numpy() == 0) and np.all(np.isfinite(o_.numpy()))
 # $$\operatorname{MultiHead}(X_q, X_k, X_v) = \operatorname{Concat}(\text{head}_1, \dots, \text{head}_h)\, W^O,
 #   \qquad \text{head}_i = \operatorname{Attention}(X_q W^Q_i,\ X_k W^K_i,\ X_v W^V_i).$$
 #
-# `nn.MultiHeadAttention` computes the $h$ projections as one
-# $d_\text{model} \times d_\text{model}$ matrix each (`q_proj`, `k_proj`,
-# `v_proj`), reshapes (B, L, $d_\text{model}$) to (B, h, L, $d_k$) so that all
-# heads attend in one batched matrix product, and merges back before
-# `out_proj`.  We redo that by hand and compare.
+# `nn.MultiheadAttention(embed_dim, num_heads)` is PyTorch's class, with
+# PyTorch's arguments and parameter names.  The $h$ projections of the
+# queries are one $d_\text{model} \times d_\text{model}$ matrix $W^Q$ (the
+# heads side by side), and likewise $W^K$ and $W^V$; the three are stacked in
+# one parameter, `in_proj_weight` $= [W^Q; W^K; W^V]$ of shape
+# ($3 d_\text{model}$, $d_\text{model}$), with `in_proj_bias`.  The layer
+# reshapes (B, L, $d_\text{model}$) to (B, h, L, $d_k$) so that all heads
+# attend in one batched matrix product, and merges back before `out_proj`.
+#
+# Its masks are PyTorch's too: `key_padding_mask` (B, $L_k$) is **True at
+# padding**, and a boolean `attn_mask` ($L_q$, $L_k$) is **True where
+# attention is not allowed** (a float one is added to the scores) -- the
+# opposite of the convention above, which is what the engine's softmax takes
+# inside.  `batch_first=True` takes (B, L, $d_\text{model}$); PyTorch's
+# default is (L, B, $d_\text{model}$).  We redo the layer by hand and compare.
 
 # %%
 d_model, heads = 16, 4
-mha = nn.MultiHeadAttention(d_model, heads)
+mha = nn.MultiheadAttention(d_model, heads, batch_first=True)
 x = mt.tensor(rng.normal(size=(B, T, d_model)))
-y, attn = mha(x, x, x, mask=pad, need_weights=True)     # self-attention over sentence pairs
+padding = ids == 0                                         # (B, T), True at padding
+y, attn = mha(x, x, x, key_padding_mask=padding, average_attn_weights=False)   # self-attention
 print("output", y.shape, " weights", attn.shape, "(B, heads, L_q, L_k)")
+print("in_proj_weight", mha.in_proj_weight.shape, " out_proj.weight", mha.out_proj.weight.shape)
 
 
 def split(t):  # (B, L, d_model) -> (B, h, L, d_k)
     return t.reshape(B, T, heads, d_model // heads).permute(0, 2, 1, 3)
 
 
-by_hand = F.scaled_dot_product_attention(split(mha.q_proj(x)), split(mha.k_proj(x)), split(mha.v_proj(x)), mask=pad)
+W, b = mha.in_proj_weight, mha.in_proj_bias
+q_, k_, v_ = (split(F.linear(x, W[i * d_model:(i + 1) * d_model], b[i * d_model:(i + 1) * d_model])) for i in range(3))
+by_hand = F.scaled_dot_product_attention(q_, k_, v_, mask=pad)   # pad: True = may attend (section 3)
 by_hand = mha.out_proj(by_hand.permute(0, 2, 1, 3).reshape(B, T, d_model))
 np.testing.assert_allclose(by_hand.numpy(), y.numpy(), rtol=1e-5, atol=1e-6)
-print("by hand == nn.MultiHeadAttention")
+print("by hand == nn.MultiheadAttention")
 
 fig, axes = plt.subplots(1, heads, figsize=(3 * heads, 3))
 for h_, ax in enumerate(axes):
@@ -355,5 +370,6 @@ print("fused and composed agree in gradients (float64)")
 # * Masks are boolean, **True = may attend**: `F.padding_mask` (B, 1, 1, L),
 #   `F.causal_mask` (L, L), combined with `&`.
 # * Multi-head = $h$ attentions on $d_\text{model}/h$-dimensional projections,
-#   computed as one batched product.
+#   computed as one batched product; `nn.MultiheadAttention` is PyTorch's
+#   class, with its packed `in_proj_weight` and its masks (True = not allowed).
 # * The backward is three short formulas; `mt.gradcheck` confirms them.

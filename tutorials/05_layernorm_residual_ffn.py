@@ -182,7 +182,9 @@ assert grad_at_input["with residual"] > 1e3 * grad_at_input["plain"]
 # "Position-wise": it treats positions independently, like a $1\times1$
 # convolution.  Changing one position's input changes only that position's
 # output.  `nn.FeedForward(d_model, d_ff, dropout, activation)` also offers
-# GELU, the smooth variant used by BERT and GPT.
+# GELU, the smooth variant used by BERT and GPT.  (PyTorch's encoder and
+# decoder layers hold the same pieces themselves, as `linear1`, `dropout`,
+# `linear2` and `activation`, and compute the same formula.)
 
 # %%
 ffn = nn.FeedForward(8, 32)
@@ -227,7 +229,9 @@ save(fig, "activations")
 #   (Shleifer et al. 2021, "NormFormer").  Nothing explodes, and pre-LN
 #   trains without warm-up.
 #
-# `nn.Encoder(..., norm_first=True)` builds the pre-LN stack.  We initialise
+# PyTorch's `nn.TransformerEncoderLayer(..., norm_first=True)` is the pre-LN
+# layer, and `nn.TransformerEncoder(layer, num_layers, norm)` stacks copies of
+# it (with a final `norm` for pre-LN).  We initialise
 # both stacks as `nn.Transformer` does (Xavier uniform for every matrix), put
 # a linear read-out and a cross-entropy loss on top, and measure at
 # initialisation the size of the residual stream after each layer and the
@@ -242,7 +246,9 @@ stream, grad_norms = {}, {}
 for norm_first in (False, True):
     name = "pre-LN" if norm_first else "post-LN"
     mt.manual_seed(0)
-    enc = nn.Encoder(d_model, n_heads, 4 * d_model, n_layers, dropout=0.0, norm_first=norm_first)
+    layer = nn.TransformerEncoderLayer(d_model, n_heads, 4 * d_model, dropout=0.0, batch_first=True,
+                                       norm_first=norm_first)
+    enc = nn.TransformerEncoder(layer, n_layers, norm=nn.LayerNorm(d_model) if norm_first else None)
     readout = nn.Linear(d_model, vocab)
     for param in enc.parameters():
         if param.ndim > 1:

@@ -20,9 +20,9 @@
 # layer norm, residuals and the feed-forward block.  Here they become the
 # model of "Attention Is All You Need":
 #
-# 1. encoder layer, decoder layer, and their stacks;
-# 2. `nn.Transformer`: shapes from ids to logits, the masks it builds,
-#    where its parameters are;
+# 1. encoder layer, decoder layer, and their stacks: PyTorch's classes;
+# 2. `nn.TransformerTranslator`: shapes from ids to logits, the masks it
+#    builds, where its parameters are;
 # 3. two properties we can test: causality and incremental decoding;
 # 4. the model of PyTorch's classic tutorial ("Language modeling with
 #    nn.TransformerEncoder") rebuilt with this engine as
@@ -68,41 +68,59 @@ rng = np.random.default_rng(0)
 # $$h_1 = \operatorname{LN}\big(y + \operatorname{SelfAttn}_\text{causal}(y)\big), \quad
 #   h_2 = \operatorname{LN}\big(h_1 + \operatorname{CrossAttn}(h_1, \text{memory})\big), \quad
 #   \text{out} = \operatorname{LN}\big(h_2 + \operatorname{FFN}(h_2)\big).$$
+#
+# The engine's layers are PyTorch's classes, with PyTorch's arguments,
+# parameter names and masks: `nn.TransformerEncoderLayer(d_model, nhead,
+# dim_feedforward, dropout)`, `nn.TransformerDecoderLayer(...)`, stacked by
+# `nn.TransformerEncoder(layer, num_layers)` and `nn.TransformerDecoder`
+# (deep copies of the layer), and `nn.Transformer`, the two stacks together.
+# As in PyTorch, inputs are (L, B, d) unless `batch_first=True`.  The target
+# mask is PyTorch's float mask, 0 where attention is allowed and $-\infty$
+# above the diagonal, added to the scores.
 
 # %%
-enc_layer = nn.EncoderLayer(d_model=16, num_heads=4, d_ff=32, dropout=0.0)
-dec_layer = nn.DecoderLayer(d_model=16, num_heads=4, d_ff=32, dropout=0.0)
+enc_layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, dropout=0.0, batch_first=True)
+dec_layer = nn.TransformerDecoderLayer(d_model=16, nhead=4, dim_feedforward=32, dropout=0.0, batch_first=True)
 print(enc_layer)
 print(dec_layer)
 x = mt.tensor(rng.normal(size=(2, 7, 16)))       # source side: batch 2, length 7
 y = mt.tensor(rng.normal(size=(2, 5, 16)))       # target side: length 5
 memory = enc_layer(x)
-out = dec_layer(y, memory, tgt_mask=F.causal_mask(5))
+causal = nn.Transformer.generate_square_subsequent_mask(5)
+print("causal mask:\n", causal.numpy())
+out = dec_layer(y, memory, tgt_mask=causal)
 print("encoder layer", x.shape, "->", memory.shape, "| decoder layer", y.shape, "+ memory ->", out.shape)
 assert memory.shape == x.shape and out.shape == y.shape
+stack = nn.TransformerEncoder(enc_layer, num_layers=3)
+print("a stack of", len(stack.layers), "copies; parameter names:", [n for n, _ in stack.named_parameters()][:4])
 
 # %% [markdown]
-# ## 2. `nn.Transformer`
+# ## 2. `nn.TransformerTranslator`
 #
 # $$\text{src ids} \xrightarrow{\text{embed}\cdot\sqrt d\ +\ PE} \text{Encoder}^{N} \to \text{memory}, \qquad
 #   \text{tgt ids} \xrightarrow{\text{embed}\cdot\sqrt d\ +\ PE} \text{Decoder}^{N}(\cdot, \text{memory})
 #   \xrightarrow{\text{linear}} \text{logits}.$$
 #
-# `model(src_ids, tgt_ids)` builds the masks from the ids: the source padding
-# mask (B, 1, 1, S), and the target mask (B, 1, T, T) = causal & target
-# padding.  The decoder's input is the target shifted right behind a `BOS`
-# token (teacher forcing), so logits at position $t$ predict token $t+1$.
+# PyTorch's `nn.Transformer` maps *embedded* sequences to decoder states; the
+# translator puts the embeddings, the positions and the output projection
+# around the same encoder and decoder stacks (batch first).
+# `model(src_ids, tgt_ids)` builds the masks from the ids, as PyTorch takes
+# them: the source key padding mask (B, S), True at padding, for every
+# attention over the source; the target key padding mask (B, T); and
+# `tgt_is_causal=True` for the decoder's self-attention.  The decoder's input
+# is the target shifted right behind a `BOS` token (teacher forcing), so
+# logits at position $t$ predict token $t+1$.
 
 # %%
 V = 20
-model = nn.Transformer(V, V, d_model=32, num_heads=4, num_encoder_layers=2, num_decoder_layers=2,
-                       d_ff=64, dropout=0.0, pad_id=0)
+model = nn.TransformerTranslator(V, V, d_model=32, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
+                                 dim_feedforward=64, dropout=0.0, pad_id=0)
 src = np.array([[5, 6, 7, 8, 9], [4, 11, 12, 0, 0]])   # second sentence padded
 tgt_in = np.array([[2, 13, 14, 15], [2, 16, 17, 0]])   # BOS = 2, then the target, padded
 logits = model(src, tgt_in)
 print("src", src.shape, "tgt_in", tgt_in.shape, "-> logits", logits.shape, "(B, T, vocab)")
-print("source mask (B, 1, 1, S):\n", model.make_src_mask(src).numpy()[:, 0, 0].astype(int))
-print("target mask of sentence 1 (T, T):\n", model.make_tgt_mask(tgt_in).numpy()[1, 0].astype(int))
+print("source key padding mask (B, S), True at padding:\n", model.make_src_key_padding_mask(src).numpy().astype(int))
+print("target key padding mask (B, T):\n", model.make_tgt_key_padding_mask(tgt_in).numpy().astype(int))
 
 counts = {}
 for name, p in model.named_parameters():
@@ -161,9 +179,10 @@ np.testing.assert_allclose(incremental[tgt_in != 0], full[tgt_in != 0], atol=1e-
 # layer to the vocabulary.  This engine has it as
 # `nn.TransformerEncoderModel(ntoken, d_model, nhead, d_hid, nlayers, dropout)`,
 # with the tutorial's names (`embedding`, `pos_encoder`,
-# `transformer_encoder`, `linear`) and initialisation.  Two differences:
-# inputs are batch-first (B, L), and masks are boolean with True = may
-# attend (the tutorial uses a float mask with $-\infty$ above the diagonal).
+# `transformer_encoder`, `linear`), initialisation and float causal mask
+# (`generate_square_subsequent_mask`).  Its layers are PyTorch's classes, so
+# the tutorial's `state_dict` and ours have the same names.  One difference:
+# inputs are batch-first (B, L), where the tutorial is sequence-first.
 
 # %%
 ntoken, d_model, nhead, d_hid, nlayers = 50, 32, 4, 64, 2
@@ -177,10 +196,9 @@ print("ours:", tokens.shape, "->", our_logits.shape)
 
 # %% [markdown]
 # Now the tutorial's code itself, in PyTorch (sequence-first, as it is
-# written there), with our weights copied in.  PyTorch packs the three input
-# projections into one `in_proj_weight` $[W_Q; W_K; W_V]$; we keep them as
-# `q_proj`, `k_proj`, `v_proj`, and our feed-forward lives in `ff`.  This cell
-# needs `torch`; without it, it says so and moves on.
+# written there), with our weights copied in: the names are the same, so our
+# `state_dict` loads as it is.  This cell needs `torch`; without it, it says
+# so and moves on.
 
 # %%
 try:
@@ -224,24 +242,9 @@ if torch is not None:
 
     theirs = TransformerModel(ntoken, d_model, nhead, d_hid, nlayers, dropout=0.0).double().eval()
 
-    def ours_to_torch(state):
-        """Our state_dict -> PyTorch's names: pack q/k/v into in_proj_*, ff.linearN -> linearN."""
-        out, packed = {}, {}
-        for name, value in state.items():
-            value = torch.tensor(value.numpy())
-            for proj in ("q_proj", "k_proj", "v_proj"):
-                if f".{proj}." in name:
-                    prefix, kind = name.split(f".{proj}.")
-                    packed.setdefault((prefix, kind), {})[proj] = value
-                    break
-            else:
-                out[name.replace(".ff.", ".")] = value
-        for (prefix, kind), parts in packed.items():
-            out[f"{prefix}.in_proj_{kind}"] = torch.cat([parts["q_proj"], parts["k_proj"], parts["v_proj"]])
-        return out
-
     # every weight must find its place; only the tutorial's (persistent) PE table is theirs alone
-    result = theirs.load_state_dict(ours_to_torch(ours.state_dict()), strict=False)
+    result = theirs.load_state_dict({name: torch.tensor(t.numpy()) for name, t in ours.state_dict().items()},
+                                    strict=False)
     assert result.missing_keys == ["pos_encoder.pe"] and not result.unexpected_keys, result
     float_mask = tnn.Transformer.generate_square_subsequent_mask(10, dtype=torch.float64)
     with torch.no_grad():
@@ -316,7 +319,8 @@ assert np.mean(losses[-5:]) < losses[0] - 0.5
 # * Encoder layer: self-attention + FFN; decoder layer: causal
 #   self-attention + cross-attention over the memory + FFN; each sub-layer
 #   with a residual and a layer norm.
-# * `nn.Transformer` builds its masks from the ids; `encode`/`decode` and the
-#   cached `decode_step` serve generation.
+# * The layers and stacks are PyTorch's classes, with PyTorch's names and
+#   masks; `nn.TransformerTranslator` builds its masks from the ids;
+#   `encode`/`decode` and the cached `decode_step` serve generation.
 # * `nn.TransformerEncoderModel` is the PyTorch tutorial's model, batch-first
-#   with boolean masks -- and with the same weights, the same numbers.
+#   -- and with the same weights, the same numbers.

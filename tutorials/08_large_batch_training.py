@@ -65,8 +65,9 @@ print(f"{len(pairs)} pairs, vocabulary {tok.vocab_size}; e.g. {pairs[0]}")
 
 
 def tiny_transformer():
-    return nn.Transformer(tok.vocab_size, tok.vocab_size, d_model=32, num_heads=4, num_encoder_layers=1,
-                          num_decoder_layers=1, d_ff=64, dropout=0.0, share_embeddings=True, tie_output=True)
+    return nn.TransformerTranslator(tok.vocab_size, tok.vocab_size, d_model=32, nhead=4, num_encoder_layers=1,
+                                    num_decoder_layers=1, dim_feedforward=64, dropout=0.0, share_embeddings=True,
+                                    tie_output=True)
 
 
 # %% [markdown]

@@ -64,7 +64,7 @@ plt = pyplot()  # matplotlib; outside Jupyter it draws into files, no window
 # A `TrainConfig` holds every option of `minitransformer train` (data,
 # tokenizer, model size, optimizer, schedule, evaluation, run directory).
 # `Trainer(config).run()` generates the task's data, trains a joint BPE
-# tokenizer, builds an `nn.Transformer`, and trains it with Adam, the Noam
+# tokenizer, builds an `nn.TransformerTranslator`, and trains it with Adam, the Noam
 # warm-up schedule, label smoothing and gradient clipping, evaluating every
 # `eval_every` updates (validation loss, BLEU, exact match) and writing
 # checkpoints, a `metrics.jsonl` log and plots into the run directory.
@@ -214,7 +214,7 @@ assert np.isclose(translation_scores(ref, ref)["bleu"], 100.0)
 # %% [markdown]
 # ## 5. Attention heatmaps
 #
-# Every `nn.MultiHeadAttention` can keep the weights of its last call
+# Every `nn.MultiheadAttention` can keep the weights of its last call
 # (`keep_weights`).  `minitransformer.viz.attention.attention_maps`
 # translates a sentence greedily, runs the model once more on (source,
 # translation) with the weights kept, and draws the last layer's encoder

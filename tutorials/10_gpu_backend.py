@@ -149,8 +149,8 @@ if GPU:
 # %%
 with mt.set_default_dtype("float64"):
     mt.manual_seed(0)
-    cpu_model = nn.Transformer(30, 30, d_model=32, num_heads=4, num_encoder_layers=2, num_decoder_layers=2,
-                               d_ff=64, dropout=0.0)
+    cpu_model = nn.TransformerTranslator(30, 30, d_model=32, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
+                                         dim_feedforward=64, dropout=0.0)
 src = rng.integers(1, 30, size=(4, 9))
 tgt = rng.integers(1, 30, size=(4, 7))
 src[1, 6:] = 0  # some padding
@@ -230,7 +230,8 @@ for d in widths:
     for b in backends:
         with mt.use_backend(b):
             mt.manual_seed(0)
-            enc = nn.Encoder(d, 4, 4 * d, num_layers=2, dropout=0.0)
+            layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, batch_first=True)
+            enc = nn.TransformerEncoder(layer, num_layers=2)
             x = mt.randn(16, 32, d, requires_grad=True)
 
         def step(enc=enc, x=x):

@@ -309,7 +309,7 @@ labels = data_rng.integers(0, classes, size=batch)
 
 def make_model():
     mt.manual_seed(0)
-    return mt.nn.MultiHeadAttention(dim, num_heads=2), mt.nn.Linear(dim, classes)
+    return mt.nn.MultiheadAttention(dim, num_heads=2, batch_first=True), mt.nn.Linear(dim, classes)
 
 
 def task_loss(attention, head, x):

@@ -9,7 +9,7 @@ BLEU can only come from the training step itself:
 * the same tokenizer (trained by ``minitransformer.training.data_setup``),
   the same length-bucketed batches and the same batch order per epoch
   (``minitransformer.data.BatchIterator`` with the recipe's seed);
-* the same initial weights: our ``Transformer`` is built with the recipe's
+* the same initial weights: our ``TransformerTranslator`` is built with the recipe's
   seed exactly as ``Trainer`` builds it, and copied into the PyTorch twin
   (``benchmarks/torch_reference.py``);
 * the PyTorch step is PyTorch's standard recipe: ``F.cross_entropy`` with
@@ -40,20 +40,18 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import minitransformer as mt  # noqa: E402
-from minitransformer.nn import Transformer  # noqa: E402
+from minitransformer.nn import TransformerTranslator  # noqa: E402
 from minitransformer.data import PAD_ID, BatchIterator, load_parallel  # noqa: E402
 from minitransformer.training.config import TrainConfig  # noqa: E402
 from minitransformer.training.data_setup import prepare  # noqa: E402
 from minitransformer.training.evaluation import translation_scores  # noqa: E402
-from torch_reference import (  # noqa: E402
-    TorchTransformer, beam_cached, copy_from_ours, greedy_cached, torch_name_to_ours,
-)
+from torch_reference import TorchTransformer, beam_cached, copy_from_ours, greedy_cached  # noqa: E402
 
-__all__ = ["build_twin", "torch_optimizer", "torch_update", "torch_name_to_ours", "translate"]
+__all__ = ["build_twin", "torch_optimizer", "torch_update", "translate"]
 
 
 def build_twin(config: TrainConfig, ours) -> TorchTransformer:
-    """The PyTorch twin of ``ours`` (a Transformer built from ``config``), holding its weights.
+    """The PyTorch twin of ``ours`` (a TransformerTranslator built from ``config``), holding its weights.
 
     The twin takes our float dtype first, so that float64 weights are not
     rounded to float32 on the way; the positional table is ours too.
@@ -140,9 +138,9 @@ def main(argv=None) -> int:
     batches = BatchIterator(src_ids, tgt_ids, max_tokens=config.max_tokens, max_sentences=config.max_sentences,
                             seed=config.seed, token_budget=config.token_budget)
     longest = max(max(len(x) for x in src_ids), max(len(x) for x in tgt_ids) + 1)
-    ours = Transformer(
-        data.src_tok.vocab_size, data.tgt_tok.vocab_size, d_model=config.d_model, num_heads=config.heads,
-        num_encoder_layers=config.layers, num_decoder_layers=config.layers, d_ff=config.d_ff,
+    ours = TransformerTranslator(
+        data.src_tok.vocab_size, data.tgt_tok.vocab_size, d_model=config.d_model, nhead=config.heads,
+        num_encoder_layers=config.layers, num_decoder_layers=config.layers, dim_feedforward=config.d_ff,
         dropout=config.dropout, max_len=max(512, longest + 1, config.decode_max_len + 2),
         norm_first=config.norm_first, share_embeddings=True, tie_output=True, pad_id=PAD_ID)
     torch.manual_seed(config.seed)

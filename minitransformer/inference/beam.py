@@ -1,7 +1,9 @@
 """Beam search: the ``beam`` most likely prefixes of every sentence, kept side by side.
 
 Finished hypotheses are set aside, and the best length-normalised score wins
-(GNMT's penalty ((5 + length) / 6) ** alpha).  With beam 1 it is greedy.
+(GNMT's penalty ((5 + length) / 6) ** alpha).  With beam 1 and no length
+penalty (``length_penalty=0``) it is greedy; with a penalty, the one beam goes
+on after greedy's eos, and a longer hypothesis may win after normalization.
 Every hypothesis of a sentence is one row of the batch, so one
 ``model.decode_step`` advances all of them, with one key/value cache.
 """
@@ -63,8 +65,8 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
     batch = src.shape[0]
     # every source row repeated `beam` times: row b * beam + k is hypothesis k of sentence b
     expand = xp.asarray(numpy.repeat(numpy.arange(batch), beam))
-    src_mask = model.make_src_mask(src[expand])
-    memory = Tensor(model.encode(src, model.make_src_mask(src)).data[expand])
+    src_padding = model.make_src_key_padding_mask(src[expand])     # (B * beam, S), True at padding
+    memory = Tensor(model.encode(src, model.make_src_key_padding_mask(src)).data[expand])
     cache = model.init_cache()
     # only hypothesis 0 is alive at the start, so the first step does not pick `beam` copies
     scores = numpy.full((batch, beam), -numpy.inf)
@@ -74,7 +76,7 @@ def beam_search(model, src, beam: int = 4, max_len: int = 64, length_penalty: fl
     best_finished = numpy.full(batch, -numpy.inf)
     last = xp.full((batch * beam, 1), bos_id, dtype=numpy.int64)
     for t in range(max_len):
-        logits = model.decode_step(last, memory, cache, src_mask=src_mask)
+        logits = model.decode_step(last, memory, cache, memory_key_padding_mask=src_padding)
         logp = to_host(F.log_softmax(logits[:, -1], dim=-1).data).astype(numpy.float64).reshape(batch, beam, -1)
         cand_scores, origin, token = _best_candidates(scores, logp, 2 * beam)
         ends = token == eos_id

@@ -34,14 +34,14 @@ def greedy_decode(model, src, max_len: int = 64, bos_id: int = BOS_ID, eos_id: i
     src = source_ids(model, src)
     xp = get_array_module(src)
     batch = src.shape[0]
-    src_mask = model.make_src_mask(src)
-    memory = model.encode(src, src_mask)
+    src_padding = model.make_src_key_padding_mask(src)       # (B, S), True at padding
+    memory = model.encode(src, src_padding)
     cache = model.init_cache()
     tokens = numpy.full((batch, max_len), pad_id, dtype=numpy.int64)
     active = numpy.arange(batch)                      # rows still decoding
     last = xp.full((batch, 1), bos_id, dtype=numpy.int64)
     for t in range(max_len):
-        logits = model.decode_step(last, memory, cache, src_mask=src_mask)
+        logits = model.decode_step(last, memory, cache, memory_key_padding_mask=src_padding)
         nxt = to_host(logits.data[:, -1].argmax(axis=-1))
         tokens[active, t] = nxt
         keep = nxt != eos_id
@@ -51,7 +51,7 @@ def greedy_decode(model, src, max_len: int = 64, bos_id: int = BOS_ID, eos_id: i
             rows = xp.asarray(numpy.flatnonzero(keep))
             active = active[keep]
             memory = Tensor(memory.data[rows])
-            src_mask = None if src_mask is None else Tensor(src_mask.data[rows])
+            src_padding = None if src_padding is None else Tensor(src_padding.data[rows])
             model.reorder_cache(cache, rows)
             nxt = nxt[keep]
         last = xp.asarray(nxt[:, None])

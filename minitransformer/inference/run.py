@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .. import backend as _backend
 from ..data import Tokenizer
-from ..nn import Transformer
+from ..nn import TransformerTranslator
 from ..serialization import load
 
 
@@ -41,7 +41,7 @@ def load_tokenizers(run_dir: str) -> tuple:
 
 @dataclass
 class LoadedRun:
-    model: Transformer
+    model: TransformerTranslator
     src_tok: Tokenizer
     tgt_tok: Tokenizer
     backend: str
@@ -71,14 +71,15 @@ def load_run(run_dir: str, checkpoint: str = "best.ckpt", backend: str | None = 
                 f"{path} was trained with a {side} vocabulary of {config.get(f'{side}_vocab_size')} ids but the "
                 f"tokenizer in {run_dir} has {tok.vocab_size}: the checkpoint and the tokenizer come from different runs"
             )
-    model = Transformer.from_config(config)
+    # a run of an earlier version names some parameters and options otherwise: both upgrade here
+    model = TransformerTranslator.from_config(config)
     model.to(backend)
     model.load_state_dict(ck["model"])
     model.eval()
     return LoadedRun(model, src_tok, tgt_tok, backend)
 
 
-def check_max_len(model: Transformer, max_len: int) -> None:
+def check_max_len(model: TransformerTranslator, max_len: int) -> None:
     """Refuse a translation length beyond the model's positional encoding, before decoding starts."""
     limit = model.get_config()["max_len"]
     if max_len > limit:

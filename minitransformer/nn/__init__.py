@@ -1,12 +1,15 @@
 """Layers (modules) of the Transformer, with PyTorch's names.
 
 Bottom up: Linear, Embedding, LayerNorm, Dropout, PositionalEncoding ->
-MultiHeadAttention, FeedForward -> EncoderLayer, DecoderLayer -> Encoder,
-Decoder -> Transformer, TransformerLM, TransformerEncoderModel.
-``nn.init`` holds the weight initializers.
+MultiheadAttention, FeedForward -> TransformerEncoderLayer,
+TransformerDecoderLayer -> TransformerEncoder, TransformerDecoder ->
+Transformer (PyTorch's, on embedded sequences) and the engine's models
+built from the same layers: TransformerTranslator (ids to logits),
+TransformerLM, TransformerEncoderModel.  ``nn.init`` holds the weight
+initializers.
 """
 from . import init
-from .attention import MultiHeadAttention, reorder_cache
+from .attention import MultiheadAttention, reorder_cache
 from .containers import ModuleList, Sequential
 from .dropout import Dropout
 from .embedding import Embedding, LearnedPositionalEmbedding, PositionalEncoding, sinusoidal_table
@@ -16,14 +19,16 @@ from .linear import Linear
 from .module import Module, StateDictError
 from .normalization import LayerNorm
 from .parameter import Parameter
-from .transformer import Transformer
-from .transformer_layers import Decoder, DecoderLayer, Encoder, EncoderLayer
+from .transformer import Transformer, TransformerDecoder, TransformerEncoder
+from .transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer
+from .translator import TransformerTranslator
 
 __all__ = [
-    "Decoder", "DecoderLayer", "Dropout", "Embedding", "Encoder", "EncoderLayer", "FeedForward",
-    "LayerNorm", "LearnedPositionalEmbedding", "Linear", "Module", "ModuleList", "MultiHeadAttention",
-    "Parameter", "PositionalEncoding", "Sequential", "StateDictError", "Transformer",
-    "TransformerEncoderModel", "TransformerLM", "init", "reorder_cache", "sinusoidal_table",
+    "Dropout", "Embedding", "FeedForward", "LayerNorm", "LearnedPositionalEmbedding", "Linear", "Module",
+    "ModuleList", "MultiheadAttention", "Parameter", "PositionalEncoding", "Sequential", "StateDictError",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
+    "TransformerEncoderLayer", "TransformerEncoderModel", "TransformerLM", "TransformerTranslator", "init",
+    "reorder_cache", "sinusoidal_table",
 ]
 
 # PyTorch's surface for code written for torch.nn: activations, losses, containers, Identity

@@ -1,15 +1,21 @@
-"""Multi-head attention (Vaswani et al. 2017, section 3.2.2):
+"""Multi-head attention (Vaswani et al. 2017, section 3.2.2), as PyTorch's nn.MultiheadAttention:
 
     MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O
-    head_i = Attention(Q W_Q^i, K W_K^i, V W_V^i),   Attention = softmax(q k^T / sqrt(d_k)) v
+    head_i = Attention(Q W_Q^i, K W_K^i, V W_V^i),   Attention = softmax(q k^T / sqrt(d_k) + bias) v
 
-with d_k = d_model / h.  The h per-head projections are computed as one
-(d_model x d_model) projection each for q, k and v, then split into heads:
+with d_k = embed_dim / h (``head_dim``).  The h per-head projections of q,
+k and v are kept, as in PyTorch, in one packed Parameter ``in_proj_weight``
+= [W_Q; W_K; W_V] of shape (3 E, E) (and ``in_proj_bias`` (3 E,)); its three
+blocks of rows are the q, k and v projections.  The projections are then
+split into heads,
 
-    (B, L, d_model) --reshape--> (B, L, H, d_k) --transpose--> (B, H, L, d_k)
+    (B, L, E) --reshape--> (B, L, H, d_k) --permute--> (B, H, L, d_k)
 
-so every head attends in one batched matrix product, and merged back with
-the inverse transpose and reshape before ``out_proj``.
+so that every head attends in one batched matrix product, and merged back
+with the inverse permute and reshape before ``out_proj``.  The masks are
+PyTorch's (see ``attention_masks.py``): a boolean ``attn_mask`` is True where
+attention is NOT allowed, a float one is added to the scores;
+``key_padding_mask`` (B, S) is True at padding.
 
 Incremental decoding (a cache per layer)
 ----------------------------------------
@@ -17,11 +23,14 @@ Generating token t+1 only needs the query of the newest position, but the
 keys and values of every position so far.  Recomputing them each step costs
 O(t) projections per step, O(T^2) in all; caching them makes a step O(1)
 projections plus one attention over t keys.  The caller owns one dict per
-attention layer, starting empty, and passes it each step:
+attention layer, starting empty, and passes it each step (``cache=``, an
+addition of this engine; PyTorch's layer has no cache):
 
 * self-attention (``static_kv=False``): the new step's keys and values are
   appended along the length axis to ``cache["k"]``, ``cache["v"]`` (Tensors
-  of shape (B, H, L_so_far, d_k)); the query attends to all of them.
+  of shape (B, H, L_so_far, d_k)); the query attends to all of them
+  (``is_causal=True`` then lets new query i see the cached keys and new keys
+  up to i).
 * cross-attention (``static_kv=True``): the encoder memory does not change
   while decoding, so its projected keys and values are computed on the first
   call, stored, and reused afterwards (``key``/``value`` may then be None).
@@ -31,164 +40,259 @@ For beam search, ``reorder_cache(cache, indices)`` picks the batch rows
 """
 from __future__ import annotations
 
-import numpy
+import math
 
 from .. import functional as F
 from ..autograd import Tensor
 from ..backend import get_array_module
 from ..ops import concatenate
 from . import init
-from .linear import Linear, _check_positive_int
+from .attention_masks import attention_mask_parts
+from .linear import Linear, _check_positive_int, empty_parameter
 from .module import Module
 
 
-class MultiHeadAttention(Module):
-    """Batch-first multi-head attention with separate ``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``.
+def _check_probability(cls: str, name: str, p) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"{cls}: {name} must be a probability in [0, 1), got {p!r}")
 
-    forward(query (B, L_q, d_model), key (B, L_k, d_model), value (B, L_k, d_model),
-            mask=None, need_weights=False, cache=None, static_kv=False)
-      -> (output (B, L_q, d_model), weights (B, H, L_q, L_k) or None)
 
-    ``mask`` is boolean, True where attention is allowed, of shape (L_q, L_k),
-    (B, L_q, L_k) (a head axis is inserted), or any 4-D shape broadcastable to
-    (B, H, L_q, L_k) such as the padding mask (B, 1, 1, L_k).  ``dropout`` is
-    applied to the attention weights in training mode (as PyTorch does); the
-    returned weights are the ones before dropout.
+class MultiheadAttention(Module):
+    """PyTorch's ``nn.MultiheadAttention``: same arguments, defaults, parameter names and init.
 
-    Init as PyTorch's nn.MultiheadAttention: Xavier uniform for the q, k, v
-    projections, the Linear default for ``out_proj.weight``, zero biases.
+    ``MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+    add_zero_attn=False, kdim=None, vdim=None, batch_first=False)``
+
+    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False)`` -> (output, weights or None)
+
+    * query (L, B, E), key (S, B, kdim), value (S, B, vdim); (B, L, E) ... with
+      ``batch_first=True``; (L, E) ... for one unbatched sequence.
+    * output: the query's layout and shape.  weights (only if
+      ``need_weights``): (B, L, S) averaged over the heads, or (B, H, L, S)
+      with ``average_attn_weights=False``; after dropout, as PyTorch's.
+    * ``dropout`` is applied to the attention weights in training mode.
+
+    Parameters, as PyTorch's: ``in_proj_weight`` (3 E, E) and ``in_proj_bias``
+    (3 E,), or ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight`` when
+    kdim or vdim differ from E; ``out_proj`` (a Linear E -> E); ``bias_k``,
+    ``bias_v`` (1, 1, E) with ``add_bias_kv``.  Init as PyTorch's: Xavier
+    uniform for the input projection, the Linear default for
+    ``out_proj.weight``, zero biases, Xavier normal for bias_k/bias_v.
+
+    Differences from PyTorch: a query whose keys are all masked gets zero
+    weights and a zero attention output, not NaN; ``is_causal=True`` applies
+    the causal mask (together with any ``attn_mask``), where PyTorch takes it
+    as a hint that ``attn_mask`` is causal and requires that mask.  Two
+    keyword-only additions serve incremental decoding: ``cache`` and
+    ``static_kv`` (see the module's docstring).  For plots, with
+    ``keep_weights = True`` each call keeps its per-head weights (before
+    dropout) in ``last_weights`` (B, H, L, S).
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False):
         super().__init__()
-        _check_positive_int("MultiHeadAttention", "d_model", d_model)
-        _check_positive_int("MultiHeadAttention", "num_heads", num_heads)
-        if d_model % num_heads:
+        name = "MultiheadAttention"
+        _check_positive_int(name, "embed_dim", embed_dim)
+        _check_positive_int(name, "num_heads", num_heads)
+        if embed_dim % num_heads:
             raise ValueError(
-                f"MultiHeadAttention: d_model={d_model} is not divisible by num_heads={num_heads} "
-                f"(each head gets d_model / num_heads features)"
+                f"{name}: embed_dim={embed_dim} is not divisible by num_heads={num_heads} "
+                f"(each head gets embed_dim / num_heads features)"
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MultiHeadAttention: dropout must be in [0, 1), got {dropout!r}")
-        self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
-        self.dropout = float(dropout)
+        _check_probability(name, "dropout", dropout)
+        kdim = embed_dim if kdim is None else kdim
+        vdim = embed_dim if vdim is None else vdim
+        _check_positive_int(name, "kdim", kdim)
+        _check_positive_int(name, "vdim", vdim)
+        self.embed_dim, self.kdim, self.vdim = embed_dim, kdim, vdim
+        self._qkv_same_embed_dim = kdim == embed_dim and vdim == embed_dim
+        self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
+        self.dropout, self.batch_first = float(dropout), bool(batch_first)
+        self.add_zero_attn = bool(add_zero_attn)
         # for plots: when True, forward keeps its attention weights in last_weights
         self.keep_weights = False
         self.last_weights = None
-        self.q_proj = Linear(d_model, d_model, bias)
-        self.k_proj = Linear(d_model, d_model, bias)
-        self.v_proj = Linear(d_model, d_model, bias)
-        self.out_proj = Linear(d_model, d_model, bias)
-        self.reset_parameters()
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = empty_parameter(3 * embed_dim, embed_dim)
+            self.q_proj_weight = self.k_proj_weight = self.v_proj_weight = None
+        else:
+            self.in_proj_weight = None
+            self.q_proj_weight = empty_parameter(embed_dim, embed_dim)
+            self.k_proj_weight = empty_parameter(embed_dim, kdim)
+            self.v_proj_weight = empty_parameter(embed_dim, vdim)
+        self.in_proj_bias = empty_parameter(3 * embed_dim) if bias else None
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
+        if add_bias_kv:
+            self.bias_k = empty_parameter(1, 1, embed_dim)
+            self.bias_v = empty_parameter(1, 1, embed_dim)
+        else:
+            self.bias_k = self.bias_v = None
+        self._reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for proj in (self.q_proj, self.k_proj, self.v_proj):
-            init.xavier_uniform_(proj.weight)
-        self.out_proj.reset_parameters()
-        for proj in (self.q_proj, self.k_proj, self.v_proj, self.out_proj):
-            if proj.bias is not None:
-                init.zeros_(proj.bias)
+    def _reset_parameters(self) -> None:
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for weight in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(weight)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
-    def load_packed_in_proj(self, weight, bias=None) -> None:
-        """Copy a packed (3 d_model, d_model) input projection [W_q; W_k; W_v] (PyTorch's
-        ``in_proj_weight``, as a NumPy/CuPy array) and its (3 d_model,) bias into q/k/v_proj."""
-        d = self.d_model
-        weight = weight.data if isinstance(weight, Tensor) else weight
-        if tuple(weight.shape) != (3 * d, d):
-            raise ValueError(f"load_packed_in_proj: weight must have shape {(3 * d, d)}, got {tuple(weight.shape)}")
-        projections = (self.q_proj, self.k_proj, self.v_proj)
-        for i, proj in enumerate(projections):
-            proj.weight.data[...] = get_array_module(proj.weight.data).asarray(weight[i * d:(i + 1) * d])
-        if bias is not None:
-            bias = bias.data if isinstance(bias, Tensor) else bias
-            if tuple(bias.shape) != (3 * d,):
-                raise ValueError(f"load_packed_in_proj: bias must have shape {(3 * d,)}, got {tuple(bias.shape)}")
-            for i, proj in enumerate(projections):
-                proj.bias.data[...] = get_array_module(proj.bias.data).asarray(bias[i * d:(i + 1) * d])
+    # ------------------------------------------------------------ projections
+    def _projection(self, which: int):
+        """(weight, bias) of the q (0), k (1) or v (2) projection.
 
-    # ------------------------------------------------------------ heads
+        Slicing the packed Parameter is a view, and its gradient lands in
+        the rows of ``in_proj_weight`` that the slice covers.
+        """
+        e = self.embed_dim
+        rows = slice(which * e, (which + 1) * e)
+        if self._qkv_same_embed_dim:
+            weight = self.in_proj_weight[rows]
+        else:
+            weight = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[which]
+        return weight, (None if self.in_proj_bias is None else self.in_proj_bias[rows])
+
+    def _project(self, x: Tensor, which: int) -> Tensor:
+        weight, bias = self._projection(which)
+        return F.linear(x, weight, bias)
+
     def _split_heads(self, x: Tensor) -> Tensor:
-        """(B, L, d_model) -> (B, H, L, d_k)."""
+        """(B, L, E) -> (B, H, L, d_k)."""
         b, length, _ = x.shape
-        return x.reshape(b, length, self.num_heads, self.d_k).permute(0, 2, 1, 3)
+        return x.reshape(b, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)
 
     def _merge_heads(self, x: Tensor) -> Tensor:
-        """(B, H, L, d_k) -> (B, L, d_model): the concatenation of the heads."""
+        """(B, H, L, d_k) -> (B, L, E): the concatenation of the heads."""
         b, _, length, _ = x.shape
-        return x.permute(0, 2, 1, 3).reshape(b, length, self.d_model)
+        return x.permute(0, 2, 1, 3).reshape(b, length, self.embed_dim)
 
-    def _check_input(self, name: str, x, batch=None) -> None:
+    # ------------------------------------------------------------ checks and layouts
+    def _layout(self) -> str:
+        return "(B, L, E) (batch_first=True)" if self.batch_first else "(L, B, E) (batch_first=False)"
+
+    def _to_batch_first(self, name: str, x, features: int, batched: bool):
+        """x as (B, L, features), from the module's layout; a clear error for anything else."""
         if not isinstance(x, Tensor):
-            raise TypeError(f"MultiHeadAttention: {name} must be a Tensor, got {type(x).__name__}")
-        if x.ndim != 3 or x.shape[-1] != self.d_model or (batch is not None and x.shape[0] != batch):
-            want = f"({batch if batch is not None else 'B'}, L, {self.d_model})"
-            raise ValueError(f"MultiHeadAttention: {name} must have shape {want} (batch-first), got {x.shape}")
-
-    def _prepare_mask(self, mask, batch: int, len_q: int, len_k: int, xp):
-        """Check the mask and bring it to 4-D, broadcastable to (B, H, L_q, L_k)."""
-        if mask is None:
-            return None
-        data = mask.data if isinstance(mask, Tensor) else mask
-        if not hasattr(data, "dtype"):
-            data = numpy.asarray(data)
-        if data.dtype != bool:
-            raise TypeError(
-                f"MultiHeadAttention: mask must be boolean (True = may attend), got dtype {data.dtype} "
-                f"of shape {tuple(data.shape)}; convert a 0/1 mask with mask.astype(bool)"
-            )
-        target = (batch, self.num_heads, len_q, len_k)
-        shape = tuple(data.shape)
-        if data.ndim == 3:
-            data = data[:, None]  # (B, L_q, L_k) -> (B, 1, L_q, L_k): the same mask for every head
-        ok = data.ndim in (2, 4) and all(m in (1, t) for m, t in zip(data.shape[::-1], target[::-1]))
-        if not ok:
+            raise TypeError(f"MultiheadAttention: {name} must be a Tensor, got {type(x).__name__}")
+        if x.ndim != (3 if batched else 2) or x.shape[-1] != features:
             raise ValueError(
-                f"MultiHeadAttention: mask of shape {shape} does not fit the attention scores' shape "
-                f"(B, H, L_q, L_k) = {target}; use (L_q, L_k), (B, L_q, L_k), (B, 1, 1, L_k) or (B, H, L_q, L_k)"
+                f"MultiheadAttention: {name} must be {'3' if batched else '2'}-D with {features} features "
+                f"in the last axis, {self._layout() if batched else '(L, E) (unbatched)'}; got shape {x.shape}"
             )
-        if get_array_module(data) is not xp:
-            data = xp.asarray(data) if xp is not numpy else data.get()
-        return Tensor(data)
+        if not batched:
+            return x.reshape(1, *x.shape)
+        return x if self.batch_first else x.swapaxes(0, 1)
 
     # ------------------------------------------------------------ forward
-    def forward(self, query: Tensor, key: Tensor | None, value: Tensor | None, mask=None,
-                need_weights: bool = False, cache: dict | None = None, static_kv: bool = False):
-        self._check_input("query", query)
-        batch, len_q = query.shape[0], query.shape[1]
-        if cache is not None and not isinstance(cache, dict):
-            raise TypeError(f"MultiHeadAttention: cache must be a dict (empty at the first step), got {type(cache).__name__}")
-        q = self._split_heads(self.q_proj(query))
+    def forward(self, query: Tensor, key: Tensor | None, value: Tensor | None, key_padding_mask=None,
+                need_weights: bool = True, attn_mask=None, average_attn_weights: bool = True,
+                is_causal: bool = False, *, cache: dict | None = None, static_kv: bool = False):
+        name = "MultiheadAttention"
+        if not isinstance(query, Tensor):
+            raise TypeError(f"{name}: query must be a Tensor, got {type(query).__name__}")
+        batched = query.ndim == 3
+        if cache is not None:
+            if not isinstance(cache, dict):
+                raise TypeError(f"{name}: cache must be a dict (empty at the first step), got {type(cache).__name__}")
+            if self.bias_k is not None or self.add_zero_attn:
+                raise NotImplementedError(f"{name}: incremental decoding (cache=) with add_bias_kv or add_zero_attn")
+        q_in = self._to_batch_first("query", query, self.embed_dim, batched)
+        batch = q_in.shape[0]
+        if key_padding_mask is not None and not batched:
+            key_padding_mask = key_padding_mask.reshape(1, *key_padding_mask.shape)
+        q = self._split_heads(self._project(q_in, 0))
 
+        cached = 0                                   # keys from earlier steps
         if static_kv and cache is not None and "k" in cache:
-            k, v = cache["k"], cache["v"]          # projected memory, computed at the first step
+            k, v = cache["k"], cache["v"]            # projected memory, computed at the first step
         else:
-            self._check_input("key", key, batch)
-            self._check_input("value", value, batch)
-            if key.shape[1] != value.shape[1]:
-                raise ValueError(f"MultiHeadAttention: key {key.shape} and value {value.shape} need the same length")
-            k = self._split_heads(self.k_proj(key))
-            v = self._split_heads(self.v_proj(value))
+            k_in = self._to_batch_first("key", key, self.kdim, batched)
+            v_in = self._to_batch_first("value", value, self.vdim, batched)
+            if k_in.shape[:2] != v_in.shape[:2] or k_in.shape[0] != batch:
+                raise ValueError(
+                    f"{name}: query {query.shape}, key {key.shape} and value {value.shape} must have "
+                    f"the same batch size, and key and value the same length; layout {self._layout()}"
+                )
+            k, v = self._project(k_in, 1), self._project(v_in, 2)
+            if self.bias_k is not None:              # one more key and value, learned
+                k = concatenate([k, self.bias_k.expand(batch, 1, self.embed_dim)], axis=1)
+                v = concatenate([v, self.bias_v.expand(batch, 1, self.embed_dim)], axis=1)
+            if self.add_zero_attn:                   # and one more, zero
+                zeros = Tensor(get_array_module(k.data).zeros((batch, 1, self.embed_dim), dtype=k.dtype))
+                k, v = concatenate([k, zeros], axis=1), concatenate([v, zeros], axis=1)
+            k, v = self._split_heads(k), self._split_heads(v)
             if cache is not None:
                 if not static_kv and "k" in cache:
                     if cache["k"].shape[0] != batch:
                         raise ValueError(
-                            f"MultiHeadAttention: cached keys of shape {cache['k'].shape} do not match the "
-                            f"query's batch of {batch} (reorder the cache with reorder_cache after pruning beams)"
+                            f"{name}: cached keys of shape {cache['k'].shape} do not match the query's "
+                            f"batch of {batch} (reorder the cache with reorder_cache after pruning beams)"
                         )
+                    cached = cache["k"].shape[2]
                     k = concatenate([cache["k"], k], axis=2)   # (B, H, L_so_far + L_new, d_k)
                     v = concatenate([cache["v"], v], axis=2)
                 cache["k"], cache["v"] = k, v
 
-        m = self._prepare_mask(mask, batch, len_q, k.shape[2], get_array_module(query.data))
-        out, weights = F.scaled_dot_product_attention(
-            q, k, v, mask=m, dropout_p=self.dropout, return_weights=True, training=self.training
+        out, weights = self._attend(q, k, v, attn_mask, key_padding_mask, is_causal, cached)
+        out = self.out_proj(self._merge_heads(out))
+        if not batched:
+            out = out.reshape(*out.shape[1:])
+        elif not self.batch_first:
+            out = out.swapaxes(0, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = weights.mean(axis=1)
+        return out, (weights if batched else weights.reshape(*weights.shape[1:]))
+
+    def _attend(self, q, k, v, attn_mask, key_padding_mask, is_causal, cached):
+        """softmax(q k^T / sqrt(d_k) + bias, masked) v over (B, H, L, d_k) heads; (output, weights)."""
+        batch, heads, len_q, _ = q.shape
+        len_k = k.shape[2]
+        extra = (self.bias_k is not None) + self.add_zero_attn   # keys no mask covers: always allowed
+        xp = get_array_module(q.data)
+        allowed, bias = attention_mask_parts(
+            "MultiheadAttention", attn_mask=attn_mask, key_padding_mask=key_padding_mask, is_causal=is_causal,
+            batch=batch, num_heads=heads, len_q=len_q, len_k=len_k - extra, dtype=q.dtype, xp=xp,
+            causal_offset=cached,
         )
+        if extra:
+            allowed, bias = _allow_extra_keys(allowed, bias, extra, xp)
+        # scaling q (L_q x d_k values) is cheaper than scaling the L_q x L_k scores
+        scores = (q * (1.0 / math.sqrt(self.head_dim))) @ k.swapaxes(-1, -2)
+        if bias is not None:
+            scores = scores + (bias if isinstance(bias, Tensor) else Tensor(bias))
+        weights = F.masked_softmax(scores, allowed)
         if self.keep_weights:
             self.last_weights = weights.detach()
-        return self.out_proj(self._merge_heads(out)), (weights if need_weights else None)
+        if self.dropout and self.training:
+            weights = F.dropout(weights, self.dropout, True)
+        return weights @ v, weights
 
     def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, num_heads={self.num_heads}, dropout={self.dropout}"
+        text = f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
+        if not self._qkv_same_embed_dim:
+            text += f", kdim={self.kdim}, vdim={self.vdim}"
+        return text + f", batch_first={self.batch_first}"
+
+
+def _allow_extra_keys(allowed, bias, count: int, xp):
+    """Masks over S keys, extended to S + count keys that every query may look at."""
+    if allowed is not None:
+        allowed = xp.concatenate([allowed, xp.ones(allowed.shape[:-1] + (count,), dtype=bool)], axis=-1)
+    if isinstance(bias, Tensor):
+        bias = concatenate([bias, Tensor(xp.zeros(bias.shape[:-1] + (count,), dtype=bias.dtype))], axis=-1)
+    elif bias is not None:
+        bias = xp.concatenate([bias, xp.zeros(bias.shape[:-1] + (count,), dtype=bias.dtype)], axis=-1)
+    return allowed, bias
 
 
 def reorder_cache(cache, indices):

@@ -1,240 +1,177 @@
-"""The encoder-decoder Transformer of "Attention Is All You Need" (Vaswani et al. 2017).
+"""PyTorch's nn.TransformerEncoder, nn.TransformerDecoder and nn.Transformer.
 
-    src ids (B, S) -> embed * sqrt(d) + PE -> Encoder -> memory (B, S, d)
-    tgt ids (B, T) -> embed * sqrt(d) + PE -> Decoder(memory) -> linear -> logits (B, T, V)
+    src (S, B, E) -> TransformerEncoder: N encoder layers [+ norm] -> memory (S, B, E)
+    tgt (T, B, E) -> TransformerDecoder: N decoder layers over memory [+ norm] -> (T, B, E)
 
-Masks are built here from the ids: the source padding mask (B, 1, 1, S)
-hides padded source tokens from every attention over the memory; the target
-mask (B, 1, T, T) = causal (T, T) & target padding (B, 1, 1, T) also stops
-position t from looking at later positions (which it must predict).
-
-Initialization: every parameter with more than one dimension (projections,
-feed-forward weights, the embedding tables and the output projection) is
-re-drawn from Xavier uniform, as in the Annotated Transformer's
-``make_model`` (PyTorch's nn.Transformer does the same, but only inside its
-encoder and decoder); biases keep their layer defaults, LayerNorms start at
-(1, 0), and the embedding's padding row is zeroed again.
+(batch first, (B, S, E), with ``batch_first=True``).  A stack holds
+``num_layers`` deep copies of the layer it is given, in a ModuleList
+``layers``, and an optional final LayerNorm ``norm``.  ``nn.Transformer`` is
+the encoder-decoder of the paper without embeddings or output projection: it
+maps embedded sequences to decoder states.  It always ends each stack with a
+LayerNorm, and re-draws every parameter with more than one dimension from
+Xavier uniform, as PyTorch's does.  Masks are PyTorch's (``attention_masks.py``);
+``Transformer.generate_square_subsequent_mask(sz)`` is the causal float mask.
+The engine's own models (``TransformerTranslator``, ``TransformerLM``) are
+built from these classes.
 """
 from __future__ import annotations
 
-from .. import functional as F
+import copy
+
 from ..autograd import Tensor
-from ..backend import get_array_module
 from . import init
-from .attention import reorder_cache
-from .embedding import Embedding, PositionalEncoding
-from .linear import Linear, _check_positive_int
+from .attention_masks import square_subsequent_mask
+from .containers import ModuleList
+from .linear import _check_positive_int
 from .module import Module
-from .transformer_layers import Decoder, Encoder
+from .transformer_layers import TransformerDecoderLayer, TransformerEncoderLayer, layer_norm
 
 
-def token_ids(model: str, name: str, ids, xp):
-    """``ids`` as a backend integer array of shape (B, L) with B, L > 0, or a clear error.
-
-    Every model calls this once per id argument, where the ids come in, and
-    passes the array it returns on: to the masks and to its embeddings, whose
-    lookup checks that every id is within the table.
-    """
-    data = ids.data if isinstance(ids, Tensor) else ids
-    if get_array_module(data) is not xp or not hasattr(data, "dtype"):
-        data = xp.asarray(data)
-    if data.dtype.kind not in "iu":
-        raise TypeError(
-            f"{model}: {name} must hold integer token ids, got dtype {data.dtype} (shape {tuple(data.shape)}); "
-            "convert them with .astype('int64')"
-        )
-    if data.ndim != 2 or 0 in data.shape:
-        raise ValueError(f"{model}: {name} must have shape (batch, length) with batch, length > 0, got {tuple(data.shape)}")
-    return data
+def clones(layer: Module, count: int) -> ModuleList:
+    """``count`` independent deep copies of ``layer`` (PyTorch's ``_get_clones``)."""
+    return ModuleList(copy.deepcopy(layer) for _ in range(count))
 
 
-def check_dropout(model: str, p) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"{model}: dropout must be a probability in [0, 1), got {p!r}")
+def _check_stack(cls: str, layer, num_layers) -> None:
+    if not isinstance(layer, Module):
+        raise TypeError(f"{cls}: the layer to stack must be a Module, got {type(layer).__name__}")
+    _check_positive_int(cls, "num_layers", num_layers)
 
 
-def xavier_init_(model: Module) -> None:
-    """Xavier-uniform every >1-D parameter, then zero the embeddings' padding rows."""
-    for p in model.parameters():
-        if p.ndim > 1:
-            init.xavier_uniform_(p)
-    for m in model.modules():
-        if isinstance(m, Embedding):
-            m.zero_padding_row()
+class TransformerEncoder(Module):
+    """``num_layers`` copies of an encoder layer, then ``norm`` (if given), as PyTorch's.
 
+    ``TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True)``
+    (nested tensors are a PyTorch speed-up for padded batches: the argument
+    is accepted and has no effect here).
 
-class ConfigMixin:
-    """``model.config`` / ``get_config()``: the constructor's keyword arguments (saved in
-    checkpoints); ``Model.from_config(config)`` builds the same architecture again."""
-
-    config: dict
-
-    def get_config(self) -> dict:
-        return dict(self.config)
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
-
-class Transformer(ConfigMixin, Module):
-    """Encoder-decoder Transformer; ``forward(src_ids (B, S), tgt_ids (B, T)) -> logits (B, T, tgt_vocab)``.
-
-    ``share_embeddings`` uses one table for source and target (equal vocab
-    sizes required); ``tie_output`` computes logits = h E^T with the target
-    table E (``F.linear(h, E)``, so both uses add their gradients into the
-    one Parameter) instead of a separate ``output_proj``.  ``pad_id`` (or
-    None) is the padding token: masked in attention, zero embedding row.
-
-    For generation: ``memory = encode(src_ids)``, then either ``decode(tgt_ids,
-    memory, src_ids)`` on the whole prefix, or, O(length) in all,
-    ``cache = init_cache()`` and ``decode_step(new_ids, memory, cache, src_ids)``
-    for each step (``reorder_cache(cache, indices)`` for beam search).
+    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``: each
+    layer gets the same masks.  The keyword-only ``cache`` is a list with one
+    dict per layer, for incremental decoding (see TransformerLM).
     """
 
-    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 512, num_heads: int = 8,
-                 num_encoder_layers: int = 6, num_decoder_layers: int = 6, d_ff: int = 2048,
-                 dropout: float = 0.1, max_len: int = 5000, norm_first: bool = False,
-                 share_embeddings: bool = False, tie_output: bool = False, pad_id: int | None = 0,
-                 activation="relu"):
+    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True):
         super().__init__()
-        self.config = dict(
-            src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, d_model=d_model,
-            num_heads=num_heads, num_encoder_layers=num_encoder_layers, num_decoder_layers=num_decoder_layers,
-            d_ff=d_ff, dropout=dropout, max_len=max_len, norm_first=norm_first,
-            share_embeddings=share_embeddings, tie_output=tie_output, pad_id=pad_id, activation=activation,
-        )
-        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_encoder_layers",
-                     "num_decoder_layers", "d_ff", "max_len"):
-            _check_positive_int("Transformer", name, self.config[name])
-        check_dropout("Transformer", dropout)
-        if share_embeddings and src_vocab_size != tgt_vocab_size:
-            raise ValueError(
-                f"Transformer: share_embeddings needs equal vocabularies, got src_vocab_size={src_vocab_size} "
-                f"and tgt_vocab_size={tgt_vocab_size} (use a joint tokenizer)"
-            )
-        if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)
-                                   or not 0 <= pad_id < min(src_vocab_size, tgt_vocab_size)):
-            raise ValueError(f"Transformer: pad_id must be None or an id in both vocabularies, got {pad_id!r}")
-        self.d_model, self.pad_id = d_model, pad_id
-        self.src_embed = Embedding(src_vocab_size, d_model, padding_idx=pad_id, scale=True)
-        self.tgt_embed = self.src_embed if share_embeddings else Embedding(
-            tgt_vocab_size, d_model, padding_idx=pad_id, scale=True)
-        self.pos_encoding = PositionalEncoding(d_model, dropout, max_len)
-        self.encoder = Encoder(d_model, num_heads, d_ff, num_encoder_layers, dropout, activation, norm_first)
-        self.decoder = Decoder(d_model, num_heads, d_ff, num_decoder_layers, dropout, activation, norm_first)
-        self.output_proj = None if tie_output else Linear(d_model, tgt_vocab_size)
-        xavier_init_(self)
+        _check_stack("TransformerEncoder", encoder_layer, num_layers)
+        self.layers = clones(encoder_layer, num_layers)
+        self.num_layers = num_layers
+        self.norm = norm
+        self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
 
-    # ------------------------------------------------------------ ids and masks
-    # The public methods take ids as a list, an array or a Tensor and check
-    # them once (``_ids``); the private ones (``_src_mask``, ``_encode``, ...)
-    # take the checked array and pass it on as it is.
-    def _ids(self, name: str, ids):
-        return token_ids("Transformer", name, ids, get_array_module(self.src_embed.weight.data))
-
-    def make_src_mask(self, src_ids):
-        """(B, 1, 1, S) bool, True at real source tokens; None when pad_id is None."""
-        return self._src_mask(self._ids("src_ids", src_ids))
-
-    def make_tgt_mask(self, tgt_ids) -> Tensor:
-        """(B, 1, T, T) bool: causal & target padding (just causal (T, T) when pad_id is None)."""
-        return self._tgt_mask(self._ids("tgt_ids", tgt_ids))
-
-    def _src_mask(self, src):
-        return None if self.pad_id is None else F.padding_mask(src, self.pad_id)
-
-    def _tgt_mask(self, tgt) -> Tensor:
-        causal = F.causal_mask(tgt.shape[1], backend=self.src_embed.weight.backend)
-        if self.pad_id is None:
-            return causal
-        return Tensor(causal.data & F.padding_mask(tgt, self.pad_id).data)
-
-    # ------------------------------------------------------------ the two halves
-    def encode(self, src_ids, src_mask=None) -> Tensor:
-        """memory (B, S, d_model) of the source ids (B, S)."""
-        return self._encode(self._ids("src_ids", src_ids), src_mask)
-
-    def _encode(self, src, src_mask) -> Tensor:
-        if src_mask is None:
-            src_mask = self._src_mask(src)
-        return self.encoder(self.pos_encoding(self.src_embed(src)), src_mask)
-
-    def _memory_mask(self, memory, src_ids, src_mask):
-        if not isinstance(memory, Tensor) or memory.ndim != 3 or memory.shape[-1] != self.d_model:
-            raise ValueError(f"Transformer: memory must be a (B, S, {self.d_model}) Tensor, got {getattr(memory, 'shape', memory)}")
-        if src_mask is None and src_ids is not None:
-            src_mask = self.make_src_mask(src_ids)
-        return src_mask
-
-    def generator(self, h: Tensor) -> Tensor:
-        """Decoder states (..., d_model) -> logits (..., tgt_vocab_size)."""
-        if self.output_proj is None:
-            return F.linear(h, self.tgt_embed.weight)  # tied: logits = h E^T
-        return self.output_proj(h)
-
-    def decode(self, tgt_ids, memory: Tensor, src_ids=None, src_mask=None) -> Tensor:
-        """Logits (B, T, V) for every target position, attending to ``memory``."""
-        return self._decode(self._ids("tgt_ids", tgt_ids), memory, self._memory_mask(memory, src_ids, src_mask))
-
-    def _decode(self, tgt, memory: Tensor, src_mask) -> Tensor:
-        if memory.shape[0] != tgt.shape[0]:
-            raise ValueError(f"Transformer: memory {memory.shape} and tgt_ids {tuple(tgt.shape)} differ in batch size")
-        h = self.decoder(self.pos_encoding(self.tgt_embed(tgt)), memory, self._tgt_mask(tgt), src_mask)
-        return self.generator(h)
-
-    def forward(self, src_ids, tgt_ids) -> Tensor:
-        src, tgt = self._ids("src_ids", src_ids), self._ids("tgt_ids", tgt_ids)
-        if src.shape[0] != tgt.shape[0]:
-            raise ValueError(
-                f"Transformer: src_ids {tuple(src.shape)} and tgt_ids {tuple(tgt.shape)} differ in batch size"
-            )
-        src_mask = self._src_mask(src)
-        return self._decode(tgt, self._encode(src, src_mask), src_mask)
-
-    # ------------------------------------------------------------ incremental decoding
-    def init_cache(self) -> dict:
-        """An empty decoding cache: the next position and one dict per decoder layer."""
-        return {"offset": 0, "layers": [{} for _ in self.decoder.layers]}
-
-    def decode_step(self, tgt_ids, memory: Tensor, cache: dict, src_ids=None, src_mask=None) -> Tensor:
-        """Logits (B, T_new, V) of the new target tokens ``tgt_ids`` (B, T_new), usually T_new = 1.
-
-        Positions start at ``cache["offset"]``; the keys and values of earlier
-        steps come from the cache, which this call extends in place.  The new
-        tokens are taken to be real tokens (no target padding mask): a
-        finished beam fed padding only changes its own, ignored, outputs.
-        Equals ``decode`` on the whole prefix, at O(1) projections per step.
-        """
-        if not isinstance(cache, dict) or "layers" not in cache:
-            raise TypeError("Transformer.decode_step: cache must come from model.init_cache()")
-        tgt = self._ids("tgt_ids", tgt_ids)
-        src_mask = self._memory_mask(memory, src_ids, src_mask)
-        offset, length = cache["offset"], tgt.shape[1]
-        x = self.pos_encoding(self.tgt_embed(tgt), offset=offset)
-        # one new token may see every cached key: no mask needed
-        mask = None if length == 1 else F.causal_mask(length, backend=self.src_embed.weight.backend, offset=offset)
-        h = self.decoder(x, memory, mask, src_mask, cache=cache["layers"])
-        cache["offset"] = offset + length
-        return self.generator(h)
-
-    @staticmethod
-    def reorder_cache(cache: dict, indices, within_sources: bool = False) -> dict:
-        """Keep batch rows ``indices`` of every cached key/value (beam search), in place.
-
-        ``within_sources=True`` promises that every row moves only among rows of
-        the same source sentence (hypotheses of one beam): their cross-attention
-        keys and values, projected from that one source, are then identical, and
-        only the self-attention caches need reordering.
-        """
-        if within_sources:
-            for layer in cache["layers"]:
-                if "self_attn" in layer:
-                    reorder_cache(layer["self_attn"], indices)
-            return cache
-        return reorder_cache(cache, indices)
+    def forward(self, src: Tensor, mask=None, src_key_padding_mask=None, is_causal: bool | None = None,
+                *, cache: list | None = None) -> Tensor:
+        x = src
+        for i, layer in enumerate(self.layers):
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal),
+                      cache=None if cache is None else cache[i])
+        return self.norm(x) if self.norm is not None else x
 
     def extra_repr(self) -> str:
-        c = self.config
-        return (f"d_model={c['d_model']}, num_heads={c['num_heads']}, layers={c['num_encoder_layers']}+"
-                f"{c['num_decoder_layers']}, norm_first={c['norm_first']}")
+        return f"num_layers={self.num_layers}"
+
+
+class TransformerDecoder(Module):
+    """``num_layers`` copies of a decoder layer, then ``norm`` (if given), as PyTorch's.
+
+    ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False)``; the
+    keyword-only ``cache`` is a list with one dict per layer (incremental decoding).
+    """
+
+    def __init__(self, decoder_layer: Module, num_layers: int, norm: Module | None = None):
+        super().__init__()
+        _check_stack("TransformerDecoder", decoder_layer, num_layers)
+        self.layers = clones(decoder_layer, num_layers)
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal: bool | None = None, memory_is_causal: bool = False,
+                *, cache: list | None = None) -> Tensor:
+        x = tgt
+        for i, layer in enumerate(self.layers):
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask, memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal,
+                      cache=None if cache is None else cache[i])
+        return self.norm(x) if self.norm is not None else x
+
+    def extra_repr(self) -> str:
+        return f"num_layers={self.num_layers}"
+
+
+class Transformer(Module):
+    """PyTorch's ``nn.Transformer``: an encoder and a decoder stack, each ending with a LayerNorm.
+
+    ``Transformer(d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+    dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
+    custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)``
+
+    ``forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+    src_key_padding_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
+    src_is_causal=None, tgt_is_causal=None, memory_is_causal=False)`` -> (T, B, E)
+    (or (B, T, E) with ``batch_first``): the decoder's states for the embedded
+    target ``tgt`` over the encoded source ``src``.  For a translator, the
+    embeddings, positions and output projection come around it (see
+    ``TransformerTranslator``, which builds its stacks from the same layers).
+    """
+
+    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6,
+                 num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation="relu", custom_encoder: Module | None = None, custom_decoder: Module | None = None,
+                 layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False,
+                 bias: bool = True):
+        super().__init__()
+        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first,
+                      norm_first, bias)
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(TransformerEncoderLayer(*layer_args), num_encoder_layers,
+                                              layer_norm(d_model, layer_norm_eps, bias))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(TransformerDecoderLayer(*layer_args), num_decoder_layers,
+                                              layer_norm(d_model, layer_norm_eps, bias))
+        self._reset_parameters()
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, bool(batch_first)
+
+    def _reset_parameters(self) -> None:
+        """Xavier uniform for every parameter with more than one dimension, as PyTorch's."""
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+
+    def forward(self, src: Tensor, tgt: Tensor, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
+                src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        for name, x in (("src", src), ("tgt", tgt)):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"Transformer: {name} must be a Tensor of embedded tokens, got {type(x).__name__}")
+        batch_axis = 0 if self.batch_first else 1
+        if src.ndim == 3 and tgt.ndim == 3 and src.shape[batch_axis] != tgt.shape[batch_axis]:
+            raise ValueError(
+                f"Transformer: src {src.shape} and tgt {tgt.shape} must have the same batch size "
+                f"(axis {batch_axis}, batch_first={self.batch_first})"
+            )
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ValueError(
+                f"Transformer: src {src.shape} and tgt {tgt.shape} must have d_model={self.d_model} features"
+            )
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
+        """The causal mask, (sz, sz) float: 0 on and below the diagonal, -inf above (as PyTorch's)."""
+        return square_subsequent_mask(sz, device=device, dtype=dtype)
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, nhead={self.nhead}, batch_first={self.batch_first}"

@@ -1,4 +1,5 @@
-"""Encoder and decoder layers, and their stacks (Vaswani et al. 2017, section 3.1).
+"""The encoder and decoder layers of the Transformer (Vaswani et al. 2017, section 3.1),
+as PyTorch's nn.TransformerEncoderLayer and nn.TransformerDecoderLayer.
 
 Each sub-layer (attention or feed-forward) is wrapped in a residual
 connection and a layer norm, in one of two orders:
@@ -6,167 +7,159 @@ connection and a layer norm, in one of two orders:
 * post-LN, as in the paper (``norm_first=False``):  x = norm(x + dropout(sublayer(x)))
 * pre-LN (``norm_first=True``):                     x = x + dropout(sublayer(norm(x)))
   The residual path then stays an identity from input to output, which makes
-  deep stacks train without learning-rate warm-up (Xiong et al. 2020); the
-  stack ends with one more LayerNorm, since the last residual sum is not
+  deep stacks train without learning-rate warm-up (Xiong et al. 2020); a
+  stack of pre-LN layers ends with one more LayerNorm (the ``norm`` of
+  TransformerEncoder/TransformerDecoder), since the last residual sum is not
   normalized otherwise.
 
-Attribute names follow PyTorch's TransformerEncoderLayer/TransformerDecoderLayer
-(``self_attn``, ``multihead_attn``, ``norm1..3``, ``dropout1..3``) so weights
-can be copied across; the feed-forward's ``linear1``/``linear2`` live in ``ff``.
+The names are PyTorch's (``self_attn``, ``multihead_attn``, ``linear1``,
+``dropout``, ``linear2``, ``norm1..3``, ``dropout1..3``), so a PyTorch
+layer's ``state_dict`` loads into ours and ours into PyTorch's.  Masks too are
+PyTorch's: see ``attention_masks.py``.
 """
 from __future__ import annotations
 
 from ..autograd import Tensor
-from .attention import MultiHeadAttention
-from .containers import ModuleList
+from .attention import MultiheadAttention, _check_probability
 from .dropout import Dropout
-from .feedforward import FeedForward
-from .linear import _check_positive_int
+from .feedforward import feed_forward, get_activation
+from .linear import Linear, _check_positive_int
 from .module import Module
 from .normalization import LayerNorm
 
 
-class EncoderLayer(Module):
-    """Self-attention then feed-forward; (B, L, d_model) -> (B, L, d_model).
+def layer_norm(d_model: int, eps: float, bias: bool) -> LayerNorm:
+    """A LayerNorm over d_model features; with ``bias=False`` it learns no shift (PyTorch's
+    ``LayerNorm(d_model, eps, bias=False)``): its ``bias`` is None, as in PyTorch."""
+    norm = LayerNorm(d_model, eps=eps)
+    if not bias:
+        norm.bias = None
+    return norm
 
-    ``forward(x, mask=None, cache=None)``: ``mask`` as in MultiHeadAttention
-    (True = may attend); ``cache`` (a dict) turns on incremental self-attention,
-    used by the decoder-only TransformerLM.
+
+def _check_layer_args(cls: str, d_model, nhead, dim_feedforward, dropout) -> None:
+    _check_positive_int(cls, "d_model", d_model)
+    _check_positive_int(cls, "nhead", nhead)
+    _check_positive_int(cls, "dim_feedforward", dim_feedforward)
+    _check_probability(cls, "dropout", dropout)
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then feed-forward, as PyTorch's ``nn.TransformerEncoderLayer``.
+
+    ``TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+    layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)``; ``activation`` is
+    "relu", "gelu" (exact, with erf) or a callable.
+
+    ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``: src
+    (S, B, E), or (B, S, E) with ``batch_first``; masks as ``MultiheadAttention``'s
+    ``attn_mask`` and ``key_padding_mask``.  The keyword-only ``cache`` (a dict)
+    turns on incremental self-attention, used by the decoder-only TransformerLM.
     """
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
-                 activation="relu", norm_first: bool = False, layer_norm_eps: float = 1e-5):
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True):
         super().__init__()
-        self.d_model, self.norm_first = d_model, bool(norm_first)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
-        self.ff = FeedForward(d_model, d_ff, dropout, activation)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps)
+        name = type(self).__name__
+        _check_layer_args(name, d_model, nhead, dim_feedforward, dropout)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = bool(norm_first)
+        self.norm1 = layer_norm(d_model, layer_norm_eps, bias)
+        self.norm2 = layer_norm(d_model, layer_norm_eps, bias)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
+        self.activation = get_activation(name, activation)
+        self.d_model, self.batch_first = d_model, bool(batch_first)
 
-    def _sa(self, x, mask, cache):
-        return self.dropout1(self.self_attn(x, x, x, mask, cache=cache)[0])
-
-    def forward(self, x: Tensor, mask=None, cache: dict | None = None) -> Tensor:
+    def forward(self, src: Tensor, src_mask=None, src_key_padding_mask=None, is_causal: bool = False,
+                *, cache: dict | None = None) -> Tensor:
+        x = src
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), mask, cache)
-            return x + self.dropout2(self.ff(self.norm2(x)))
-        x = self.norm1(x + self._sa(x, mask, cache))
-        return self.norm2(x + self.dropout2(self.ff(x)))
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal, cache)
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal, cache))
+        return self.norm2(x + self._ff_block(x))
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal, cache):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal, cache=cache)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(feed_forward(x, self.linear1, self.activation, self.dropout, self.linear2))
 
     def extra_repr(self) -> str:
-        return f"norm_first={self.norm_first}"
+        return f"norm_first={self.norm_first}, batch_first={self.batch_first}"
 
 
-class DecoderLayer(Module):
-    """Masked self-attention, cross-attention over the encoder memory, feed-forward.
+class TransformerDecoderLayer(Module):
+    """Masked self-attention, cross-attention over the encoder memory, feed-forward, as
+    PyTorch's ``nn.TransformerDecoderLayer`` (same arguments as TransformerEncoderLayer).
 
-    ``forward(x (B, T, d), memory (B, S, d), tgt_mask=None, memory_mask=None, cache=None)``.
-    ``tgt_mask`` is usually causal & target padding, ``memory_mask`` the
-    source padding (B, 1, 1, S).  With ``cache`` (one dict per layer, empty at
-    the first step) x holds only the new positions: their keys/values are
-    appended to ``cache["self_attn"]`` and the projected memory is computed
+    ``forward(tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+    memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)``:
+    tgt (T, B, E) and memory (S, B, E), or batch first.  ``tgt_mask`` is usually
+    the causal mask (or ``tgt_is_causal=True``), ``memory_key_padding_mask`` the
+    source padding.  With the keyword-only ``cache`` (one dict per layer, empty
+    at the first step) tgt holds only the new positions: their keys and values
+    are appended to ``cache["self_attn"]`` and the projected memory is computed
     once into ``cache["cross_attn"]``.
     """
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
-                 activation="relu", norm_first: bool = False, layer_norm_eps: float = 1e-5):
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True):
         super().__init__()
-        self.d_model, self.norm_first = d_model, bool(norm_first)
-        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
-        self.multihead_attn = MultiHeadAttention(d_model, num_heads, dropout)
-        self.ff = FeedForward(d_model, d_ff, dropout, activation)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps)
+        name = type(self).__name__
+        _check_layer_args(name, d_model, nhead, dim_feedforward, dropout)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias)
+        self.norm_first = bool(norm_first)
+        self.norm1 = layer_norm(d_model, layer_norm_eps, bias)
+        self.norm2 = layer_norm(d_model, layer_norm_eps, bias)
+        self.norm3 = layer_norm(d_model, layer_norm_eps, bias)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.dropout3 = Dropout(dropout)
+        self.activation = get_activation(name, activation)
+        self.d_model, self.batch_first = d_model, bool(batch_first)
 
-    def _sa(self, x, mask, cache):
-        sub = None if cache is None else cache.setdefault("self_attn", {})
-        return self.dropout1(self.self_attn(x, x, x, mask, cache=sub)[0])
-
-    def _ca(self, x, memory, mask, cache):
-        sub = None if cache is None else cache.setdefault("cross_attn", {})
-        return self.dropout2(self.multihead_attn(x, memory, memory, mask, cache=sub, static_kv=True)[0])
-
-    def forward(self, x: Tensor, memory: Tensor, tgt_mask=None, memory_mask=None,
-                cache: dict | None = None) -> Tensor:
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal: bool = False, memory_is_causal: bool = False,
+                *, cache: dict | None = None) -> Tensor:
+        self_cache = None if cache is None else cache.setdefault("self_attn", {})
+        cross_cache = None if cache is None else cache.setdefault("cross_attn", {})
+        x = tgt
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), tgt_mask, cache)
-            x = x + self._ca(self.norm2(x), memory, memory_mask, cache)
-            return x + self.dropout3(self.ff(self.norm3(x)))
-        x = self.norm1(x + self._sa(x, tgt_mask, cache))
-        x = self.norm2(x + self._ca(x, memory, memory_mask, cache))
-        return self.norm3(x + self.dropout3(self.ff(x)))
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal, self_cache)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask,
+                                    memory_is_causal, cross_cache)
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal, self_cache))
+        x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
+                                           memory_is_causal, cross_cache))
+        return self.norm3(x + self._ff_block(x))
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal, cache):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal, cache=cache)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal, cache):
+        x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                need_weights=False, is_causal=is_causal, cache=cache, static_kv=True)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(feed_forward(x, self.linear1, self.activation, self.dropout, self.linear2))
 
     def extra_repr(self) -> str:
-        return f"norm_first={self.norm_first}"
-
-
-class _Stack(Module):
-    """num_layers copies of a layer, plus a final LayerNorm ``norm`` for pre-LN stacks."""
-
-    layer_class = None
-
-    def __init__(self, d_model=None, num_heads=None, d_ff=None, num_layers: int = 6, dropout: float = 0.1,
-                 activation="relu", norm_first: bool = False, *, layer_factory=None, final_norm=None,
-                 layer_norm_eps: float = 1e-5):
-        super().__init__()
-        name = type(self).__name__
-        _check_positive_int(name, "num_layers", num_layers)
-        if layer_factory is None:
-            for arg, value in (("d_model", d_model), ("num_heads", num_heads), ("d_ff", d_ff)):
-                _check_positive_int(name, arg, value)
-
-            def layer_factory():
-                return self.layer_class(d_model, num_heads, d_ff, dropout, activation, norm_first, layer_norm_eps)
-        elif not callable(layer_factory):
-            raise TypeError(f"{name}: layer_factory must be a callable returning a layer, got {layer_factory!r}")
-        self.layers = ModuleList(layer_factory() for _ in range(num_layers))
-        first = self.layers[0]
-        self.d_model = getattr(first, "d_model", d_model)
-        self.norm_first = bool(getattr(first, "norm_first", norm_first))
-        if final_norm is None:
-            final_norm = self.norm_first
-        self.norm = LayerNorm(self.d_model, eps=layer_norm_eps) if final_norm else None
-
-    def _finish(self, x):
-        return self.norm(x) if self.norm is not None else x
-
-    def extra_repr(self) -> str:
-        return f"num_layers={len(self.layers)}, norm_first={self.norm_first}"
-
-
-class Encoder(_Stack):
-    """A stack of EncoderLayers: ``Encoder(d_model, num_heads, d_ff, num_layers, dropout, activation,
-    norm_first)`` or ``Encoder(num_layers=N, layer_factory=lambda: EncoderLayer(...))``.
-
-    ``forward(x, mask=None, cache=None)``; ``cache`` is a list with one dict per
-    layer (see TransformerLM).  ``final_norm`` defaults to ``norm_first``.
-    """
-
-    layer_class = EncoderLayer
-
-    def forward(self, x: Tensor, mask=None, cache: list | None = None) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x, mask, cache=None if cache is None else cache[i])
-        return self._finish(x)
-
-
-class Decoder(_Stack):
-    """A stack of DecoderLayers; arguments as Encoder's.
-
-    ``forward(x, memory, tgt_mask=None, memory_mask=None, cache=None)``;
-    ``cache`` is a list with one dict per layer.
-    """
-
-    layer_class = DecoderLayer
-
-    def forward(self, x: Tensor, memory: Tensor, tgt_mask=None, memory_mask=None,
-                cache: list | None = None) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x, memory, tgt_mask, memory_mask, cache=None if cache is None else cache[i])
-        return self._finish(x)
+        return f"norm_first={self.norm_first}, batch_first={self.batch_first}"

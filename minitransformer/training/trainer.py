@@ -22,12 +22,14 @@ from .. import backend as _backend
 from ..autograd import detect_anomaly
 from ..data import BatchIterator, PAD_ID
 from ..inference import translate_pairs
-from ..nn import Transformer
+from ..nn import TransformerTranslator
+from ..nn.legacy_checkpoints import is_legacy_state
 from ..serialization import load, save
 from .advice import setup_warnings, stop_warning
 from .config import TrainConfig
 from .data_setup import prepare
 from .early_stopping import EarlyStopping
+from .legacy_checkpoints import upgrade_optimizer_state
 from .evaluation import evaluate_loss, translation_scores
 from .metrics import MetricsLog, perplexity
 from .optimizers import build_optimizer, build_scheduler
@@ -67,9 +69,9 @@ class Trainer:
         self.batches = BatchIterator(self.src_ids, self.tgt_ids, seed=c.seed, **budget)
         self.valid_batches = BatchIterator(self.valid_src, self.valid_tgt, shuffle=False, **budget)
         longest = max(max(len(x) for x in self.src_ids), max(len(x) for x in self.tgt_ids) + 1)
-        self.model = Transformer(
-            src_tok.vocab_size, tgt_tok.vocab_size, d_model=c.d_model, num_heads=c.heads,
-            num_encoder_layers=c.layers, num_decoder_layers=c.layers, d_ff=c.d_ff,
+        self.model = TransformerTranslator(
+            src_tok.vocab_size, tgt_tok.vocab_size, d_model=c.d_model, nhead=c.heads,
+            num_encoder_layers=c.layers, num_decoder_layers=c.layers, dim_feedforward=c.d_ff,
             dropout=c.dropout, max_len=max(512, longest + 1, c.decode_max_len + 2),
             norm_first=c.norm_first, share_embeddings=c.share_embeddings and c.joint_vocab,
             tie_output=c.tie_output, pad_id=PAD_ID,
@@ -161,8 +163,11 @@ class Trainer:
 
     def _restore(self, path: str) -> None:
         ck = load(path, backend="numpy")
-        self.model.load_state_dict(ck["model"])
-        self.optimizer.load_state_dict(ck["optimizer"])
+        optimizer_state = ck["optimizer"]
+        if is_legacy_state(ck["model"]):   # a run of an earlier version: renumber its optimizer state
+            optimizer_state = upgrade_optimizer_state(self.model, ck["model"], optimizer_state)
+        self.model.load_state_dict(ck["model"])   # upgrades old parameter names itself
+        self.optimizer.load_state_dict(optimizer_state)
         if self.scheduler is not None and ck.get("scheduler") is not None:
             self.scheduler.load_state_dict(ck["scheduler"])
         if self.early is not None and ck.get("early_stopping") is not None:

@@ -1,6 +1,6 @@
 """Attention heatmaps of a trained model for one sentence.
 
-Every ``MultiHeadAttention`` can keep the weights of its last call
+Every ``MultiheadAttention`` can keep the weights of its last call
 (``keep_weights = True``); we switch that on, translate the sentence
 greedily, run the model once more on (source, translation), and draw the
 encoder self-attention and decoder cross-attention of each layer, one panel
@@ -17,14 +17,14 @@ from ..autograd import Tensor, no_grad
 from ..backend import get_array_module, to_host
 from ..data import BOS_ID
 from ..inference import greedy_decode, pad_batch
-from ..nn.attention import MultiHeadAttention
+from ..nn.attention import MultiheadAttention
 from ._pyplot import pyplot
 
 
 @contextlib.contextmanager
 def keep_attention_weights(model):
     """Inside the block every attention module of ``model`` stores ``last_weights``."""
-    modules = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    modules = [m for m in model.modules() if isinstance(m, MultiheadAttention)]
     for m in modules:
         m.keep_weights = True
     try:

@@ -432,8 +432,8 @@ def test_optimizer_steps_are_identical_when_shared_over_threads(threads, make):
 def test_a_transformer_training_step_is_identical_on_one_or_three_threads(threads):
     def step():
         mt.manual_seed(0)
-        model = nn.Transformer(src_vocab_size=13, tgt_vocab_size=13, d_model=8, num_heads=2,
-                               num_encoder_layers=1, num_decoder_layers=1, d_ff=16, dropout=0.1)
+        model = nn.TransformerTranslator(src_vocab_size=13, tgt_vocab_size=13, d_model=8, nhead=2,
+                                         num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16, dropout=0.1)
         opt = optim.Adam(model.parameters(), lr=1e-3)
         src = _rng().integers(1, 13, size=(3, 5))
         tgt = _rng(1).integers(1, 13, size=(3, 6))

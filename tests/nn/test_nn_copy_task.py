@@ -77,8 +77,8 @@ def greedy_decode(model, src, max_steps):
 def test_tiny_transformer_learns_to_copy():
     mt.manual_seed(0)
     rng = np.random.default_rng(0)
-    model = nn.Transformer(VOCAB, VOCAB, d_model=32, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
-                           d_ff=64, dropout=0.0, pad_id=PAD)
+    model = nn.TransformerTranslator(VOCAB, VOCAB, d_model=32, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                     dim_feedforward=64, dropout=0.0, pad_id=PAD)
     opt = Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98), eps=1e-9)
     losses = []
     for step in range(1500):

@@ -9,8 +9,8 @@ from minitransformer import nn
 
 
 def tiny(**kw):
-    config = dict(d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=16, dropout=0.0)
-    return nn.Transformer(11, 11, **{**config, **kw})
+    config = dict(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
+    return nn.TransformerTranslator(11, 11, **{**config, **kw})
 
 
 def random_ids(rng, batch, length, vocab=11, pad_lengths=None):
@@ -25,8 +25,8 @@ def random_ids(rng, batch, length, vocab=11, pad_lengths=None):
 def test_incremental_decoding_equals_full_decoding(norm_first):
     rng = np.random.default_rng(3)
     with mt.set_default_dtype("float64"):
-        model = nn.Transformer(11, 11, d_model=8, num_heads=2, num_encoder_layers=2, num_decoder_layers=2,
-                               d_ff=16, dropout=0.0, norm_first=norm_first, tie_output=True)
+        model = nn.TransformerTranslator(11, 11, d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2,
+                                         dim_feedforward=16, dropout=0.0, norm_first=norm_first, tie_output=True)
         src = random_ids(rng, 3, 5, pad_lengths=[5, 2, 4])
         tgt = random_ids(rng, 3, 6)
         with mt.no_grad():

@@ -82,15 +82,34 @@ def test_embedding_init_is_standard_normal_with_zero_padding_row():
     assert abs(emb.weight.numpy().std() - 1.0) < 0.02
 
 
-def test_transformer_xavier_reinit_covers_matrices_only():
-    model = nn.Transformer(50, 60, d_model=16, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=32)
+def test_translator_xavier_reinit_covers_matrices_only():
+    model = nn.TransformerTranslator(50, 60, d_model=16, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                     dim_feedforward=32)
     emb = model.src_embed.weight.numpy()
     bound = math.sqrt(6.0 / (50 + 16))
     assert np.abs(emb).max() <= bound                      # Xavier, not N(0, 1)
     assert (emb[0] == 0).all()                             # padding row zeroed again
-    w = model.encoder.layers[0].ff.linear1.weight.numpy()     # (32, 16)
+    w = model.encoder.layers[0].linear1.weight.numpy()        # (32, 16)
     assert np.abs(w).max() <= math.sqrt(6.0 / 48)
     assert (model.encoder.layers[0].norm1.weight.numpy() == 1).all()
+    # the q, k, v blocks of the packed (48, 16) projection: each drawn as a 16 x 16 matrix, as three Linears
+    packed = model.decoder.layers[0].multihead_attn.in_proj_weight.numpy()
+    for block in np.split(packed, 3):
+        assert math.sqrt(6.0 / (16 + 48)) < np.abs(block).max() <= math.sqrt(6.0 / 32)
+
+
+def test_pytorch_transformer_redraws_matrices_and_clones_layers():
+    """nn.Transformer: Xavier uniform for every >1-D parameter (as PyTorch's _reset_parameters);
+    the stacked layers are deep copies, so their biases start equal and are separate Parameters."""
+    model = nn.Transformer(d_model=16, nhead=2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=32)
+    first, second = model.encoder.layers
+    w = first.linear1.weight.numpy()
+    assert np.abs(w).max() <= math.sqrt(6.0 / 48) and np.abs(w).max() > 0.8 * math.sqrt(6.0 / 48)
+    assert not np.array_equal(w, second.linear1.weight.numpy())          # re-drawn after the copies
+    np.testing.assert_array_equal(first.linear1.bias.numpy(), second.linear1.bias.numpy())
+    assert first.linear1.bias is not second.linear1.bias
+    assert (first.self_attn.in_proj_bias.numpy() == 0).all()
+    assert isinstance(model.encoder.norm, nn.LayerNorm) and isinstance(model.decoder.norm, nn.LayerNorm)
 
 
 def test_module_apply_reinitializes_every_linear():

@@ -61,9 +61,9 @@ def test_positional_encoding_moves_with_to_and_is_not_saved():
 
 
 def test_repr_shows_parameter_counts_and_settings():
-    layer = nn.EncoderLayer(8, 2, 16, dropout=0.1, norm_first=True)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.1, norm_first=True)
     text = repr(layer)
-    assert text.startswith("EncoderLayer(norm_first=True  # 600 parameters")
+    assert text.startswith("TransformerEncoderLayer(norm_first=True, batch_first=False  # 600 parameters")
     assert "(dropout1): Dropout(p=0.1)" in text
     assert "LayerNorm((8,), eps=1e-05, elementwise_affine=True)  # 16 parameters" in text
     assert repr(nn.Embedding(10, 4, padding_idx=0)) == "Embedding(10, 4, padding_idx=0)  # 40 parameters"

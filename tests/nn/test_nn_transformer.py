@@ -1,4 +1,5 @@
-"""Encoder/decoder layers and the full models: gradients, masks and padding, weight sharing, configs, edge cases and errors."""
+"""Encoder/decoder layers and the engine's models (TransformerTranslator, the language models): gradients,
+masks and padding, weight sharing, configs, edge cases and errors."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,11 +8,11 @@ from hypothesis import strategies as st
 import minitransformer as mt
 from minitransformer import nn
 
-TINY = dict(d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=16, dropout=0.0)
+TINY = dict(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
 
 
 def tiny(**kw):
-    return nn.Transformer(11, 11, **{**TINY, **kw})
+    return nn.TransformerTranslator(11, 11, **{**TINY, **kw})
 
 
 def random_ids(rng, batch, length, vocab=11, pad_lengths=None):
@@ -36,7 +37,7 @@ def perturb(model, std=0.3):
 
 
 # ---------------------------------------------------------------- gradients
-def test_gradcheck_full_transformer_one_parameter_per_kind():
+def test_gradcheck_full_translator_one_parameter_per_kind():
     rng = np.random.default_rng(0)
     with mt.set_default_dtype("float64"):
         model = tiny()
@@ -44,9 +45,9 @@ def test_gradcheck_full_transformer_one_parameter_per_kind():
         src = random_ids(rng, 2, 4, pad_lengths=[4, 2])
         tgt = random_ids(rng, 2, 3, pad_lengths=[3, 2])
         enc, dec = model.encoder.layers[0], model.decoder.layers[0]
-        params = [model.src_embed.weight, model.tgt_embed.weight, enc.self_attn.q_proj.weight,
-                  enc.ff.linear2.bias, enc.norm1.bias, dec.self_attn.v_proj.bias,
-                  dec.multihead_attn.k_proj.weight, dec.ff.linear1.weight, dec.norm3.weight,
+        params = [model.src_embed.weight, model.tgt_embed.weight, enc.self_attn.in_proj_weight,
+                  enc.linear2.bias, enc.norm1.bias, dec.self_attn.in_proj_bias,
+                  dec.multihead_attn.in_proj_weight, dec.linear1.weight, dec.norm3.weight,
                   model.output_proj.weight, model.output_proj.bias]
         assert mt.gradcheck(lambda *_: masked_logits(model, src, tgt), params)
 
@@ -54,7 +55,7 @@ def test_gradcheck_full_transformer_one_parameter_per_kind():
 @settings(max_examples=6, deadline=None)
 @given(norm_first=st.booleans(), tie_output=st.booleans(), batch=st.integers(1, 2),
        src_len=st.integers(1, 4), tgt_len=st.integers(1, 3), seed=st.integers(0, 1000))
-def test_gradcheck_transformer_variants(norm_first, tie_output, batch, src_len, tgt_len, seed):
+def test_gradcheck_translator_variants(norm_first, tie_output, batch, src_len, tgt_len, seed):
     rng = np.random.default_rng(seed)
     with mt.set_default_dtype("float64"):
         model = tiny(norm_first=norm_first, tie_output=tie_output, share_embeddings=True)
@@ -62,7 +63,7 @@ def test_gradcheck_transformer_variants(norm_first, tie_output, batch, src_len, 
         src = random_ids(rng, batch, src_len, pad_lengths=list(rng.integers(1, src_len + 1, size=batch)))
         tgt = random_ids(rng, batch, tgt_len, pad_lengths=list(rng.integers(1, tgt_len + 1, size=batch)))
         dec = model.decoder.layers[0]
-        params = [dec.multihead_attn.out_proj.bias, dec.norm2.weight, model.encoder.layers[0].ff.linear1.bias]
+        params = [dec.multihead_attn.out_proj.bias, dec.norm2.weight, model.encoder.layers[0].linear1.bias]
         params.append(model.decoder.norm.bias if norm_first else model.encoder.layers[0].norm2.weight)
         if not tie_output:
             params.append(model.output_proj.bias)
@@ -73,18 +74,20 @@ def test_gradcheck_transformer_variants(norm_first, tie_output, batch, src_len, 
 def test_gradcheck_layers_with_inputs(norm_first):
     rng = np.random.default_rng(1)
     with mt.set_default_dtype("float64"):
-        enc = nn.EncoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first)
-        dec = nn.DecoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first, activation="gelu")
+        enc = nn.TransformerEncoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first, batch_first=True)
+        dec = nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, norm_first=norm_first, activation="gelu",
+                                         batch_first=True)
         perturb(enc)
         perturb(dec)
         x = mt.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
         mem = mt.tensor(rng.standard_normal((2, 2, 4)), requires_grad=True)
-        x_mask = np.array([[True, True, False], [True, True, True]])[:, None, None, :]
-        mask = np.array([[True, False], [True, True]])[:, None, None, :]
-        assert mt.gradcheck(lambda *_: enc(x, x_mask), [x, enc.self_attn.k_proj.weight, enc.ff.linear2.weight, enc.norm2.bias])
-        causal = mt.functional.causal_mask(3, backend="numpy").data
-        assert mt.gradcheck(lambda *_: dec(x, mem, causal, mask),
-                            [x, mem, dec.multihead_attn.q_proj.weight, dec.self_attn.out_proj.weight, dec.norm1.weight])
+        x_padding = np.array([[False, False, True], [False, False, False]])       # True at padding
+        padding = np.array([[False, True], [False, False]])
+        assert mt.gradcheck(lambda *_: enc(x, src_key_padding_mask=x_padding),
+                            [x, enc.self_attn.in_proj_weight, enc.linear2.weight, enc.norm2.bias])
+        causal = nn.Transformer.generate_square_subsequent_mask(3)
+        assert mt.gradcheck(lambda *_: dec(x, mem, causal, memory_key_padding_mask=padding),
+                            [x, mem, dec.multihead_attn.in_proj_weight, dec.self_attn.out_proj.weight, dec.norm1.weight])
 
 
 def test_gradcheck_language_models():
@@ -96,12 +99,12 @@ def test_gradcheck_language_models():
         keep = mt.tensor((ids != 0)[..., None].astype(np.float64))
         layer = lm.encoder.layers[0]
         assert mt.gradcheck(lambda *_: lm(ids) * keep,
-                            [lm.embed.weight, layer.self_attn.q_proj.weight, layer.norm1.weight, lm.output_proj.bias])
+                            [lm.embed.weight, layer.self_attn.in_proj_weight, layer.norm1.weight, lm.output_proj.bias])
         tut = nn.TransformerEncoderModel(11, 8, 2, 16, 1, dropout=0.0)
         perturb(tut)
         mask = tut.generate_square_subsequent_mask(4)
         assert mt.gradcheck(lambda *_: tut(ids, mask),
-                            [tut.embedding.weight, tut.transformer_encoder.layers[0].ff.linear1.weight, tut.linear.bias])
+                            [tut.embedding.weight, tut.transformer_encoder.layers[0].linear1.weight, tut.linear.bias])
 
 
 # ---------------------------------------------------------------- masks and padding
@@ -126,9 +129,10 @@ def test_causal_target_mask():
     a, b = model(src, tgt).numpy(), model(src, other).numpy()
     np.testing.assert_array_equal(a[:, :3], b[:, :3])
     assert not np.allclose(a[:, 3:], b[:, 3:])
-    m = model.make_tgt_mask(np.array([[5, 6, 0]])).numpy()
-    assert m.shape == (1, 1, 3, 3)
-    np.testing.assert_array_equal(m[0, 0], [[1, 0, 0], [1, 1, 0], [1, 1, 0]])
+    padding = model.make_tgt_key_padding_mask(np.array([[5, 6, 0]])).numpy()
+    np.testing.assert_array_equal(padding, [[False, False, True]])          # PyTorch's: True at padding
+    assert model.make_src_key_padding_mask(np.array([[0, 3]])).numpy().tolist() == [[True, False]]
+    assert tiny(pad_id=None).make_src_key_padding_mask(np.array([[0, 3]])) is None
 
 
 def test_edge_cases_length_one_batch_one_and_fully_padded_source():
@@ -167,17 +171,17 @@ def test_input_errors_name_the_problem():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(d_model=10, num_heads=3), "not divisible"),
+    (dict(d_model=10, nhead=3), "d_model=10 is not divisible by nhead=3"),
     (dict(share_embeddings=True, tgt_vocab_size=12), "share_embeddings needs equal"),
     (dict(pad_id=11), "pad_id"),
     (dict(num_encoder_layers=0), "num_encoder_layers"),
-    (dict(dropout=1.5), "Transformer: dropout"),
+    (dict(dropout=1.5), "TransformerTranslator: dropout"),
     (dict(activation="tanh"), "activation"),
 ])
 def test_constructor_errors(kwargs, match):
     args = {"src_vocab_size": 11, "tgt_vocab_size": 11, **TINY, **kwargs}
     with pytest.raises(ValueError, match=match):
-        nn.Transformer(**args)
+        nn.TransformerTranslator(**args)
 
 
 # ---------------------------------------------------------------- sharing, config, state
@@ -208,7 +212,7 @@ def test_config_round_trip_and_state_dict():
     assert config["norm_first"] is True and config["d_model"] == 8 and config["tie_output"] is True
     config["d_model"] = 99
     assert model.config["d_model"] == 8        # get_config returns a copy
-    clone = nn.Transformer.from_config(model.get_config())
+    clone = nn.TransformerTranslator.from_config(model.get_config())
     src, tgt = np.array([[3, 4, 0]]), np.array([[1, 2]])
     assert not np.allclose(clone(src, tgt).numpy(), model(src, tgt).numpy())
     assert clone.load_state_dict(model.state_dict()) == ([], [])     # (missing_keys, unexpected_keys)
@@ -242,8 +246,9 @@ def test_num_parameters_and_repr_counts():
     expected = 2 * v * d + (mha + ff + 2 * ln) + (2 * mha + ff + 3 * ln) + d * v + v
     assert model.num_parameters() == expected == 1779
     text = repr(model)
-    assert "Transformer(" in text and "# 1,779 parameters" in text
-    assert "(self_attn): MultiHeadAttention(d_model=8, num_heads=2" in text and "# 288 parameters" in text
+    assert "TransformerTranslator(" in text and "# 1,779 parameters" in text
+    assert "(self_attn): MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.0, batch_first=True" in text
+    assert "# 288 parameters" in text
     assert "Linear(in_features=8, out_features=16, bias=True)  # 144 parameters" in text
 
 
@@ -258,22 +263,24 @@ def test_train_eval_toggles_dropout_everywhere():
     assert not np.allclose(model(src, tgt).numpy(), model(src, tgt).numpy())
 
 
-def test_encoder_stack_final_norm_and_factory():
-    assert nn.Encoder(8, 2, 16, 2, norm_first=False).norm is None
-    pre = nn.Encoder(8, 2, 16, 2, norm_first=True)
-    assert isinstance(pre.norm, nn.LayerNorm) and len(pre.layers) == 2
-    stack = nn.Decoder(num_layers=3, layer_factory=lambda: nn.DecoderLayer(8, 2, 16, 0.0, norm_first=True))
-    assert len(stack.layers) == 3 and stack.norm is not None and stack.d_model == 8
-    assert stack.layers[0] is not stack.layers[1]
+def test_stacks_hold_deep_copies_and_an_optional_norm():
+    layer = nn.TransformerDecoderLayer(8, 2, 16, 0.0, norm_first=True, batch_first=True)
+    stack = nn.TransformerDecoder(layer, 3, norm=nn.LayerNorm(8))
+    assert len(stack.layers) == 3 and stack.num_layers == 3 and isinstance(stack.norm, nn.LayerNorm)
+    assert stack.layers[0] is not stack.layers[1] and stack.layers[0] is not layer
+    assert stack.layers[0].linear1.weight is not layer.linear1.weight
+    np.testing.assert_array_equal(stack.layers[2].linear1.weight.numpy(), layer.linear1.weight.numpy())
     x, mem = mt.randn(2, 3, 8), mt.randn(2, 4, 8)
     assert stack(x, mem).shape == (2, 3, 8)
-    with pytest.raises(ValueError, match="num_layers"):
-        nn.Encoder(8, 2, 16, 0)
-    with pytest.raises(TypeError, match="layer_factory"):
-        nn.Encoder(num_layers=2, layer_factory=3)
+    assert nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2).norm is None
+    assert tiny(norm_first=False).encoder.norm is None and tiny(norm_first=True).decoder.norm is not None
+    with pytest.raises(ValueError, match="TransformerEncoder: num_layers"):
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 0)
+    with pytest.raises(TypeError, match="must be a Module"):
+        nn.TransformerEncoder(lambda: None, 2)
 
 
-def test_transformer_keeps_float32_throughout():
+def test_translator_keeps_float32_throughout():
     model = tiny()
     logits = model(np.array([[3, 4, 0]]), np.array([[1, 2]]))
     assert logits.dtype == np.float32

@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_transformer(vocab=30, d_model=8, layers=1, max_len=16):
-    return nn.Transformer(vocab, vocab, d_model=d_model, num_heads=2, num_encoder_layers=layers,
-                          num_decoder_layers=layers, d_ff=16, dropout=0.0, max_len=max_len,
-                          share_embeddings=True, tie_output=True)
+    return nn.TransformerTranslator(vocab, vocab, d_model=d_model, nhead=2, num_encoder_layers=layers,
+                                    num_decoder_layers=layers, dim_feedforward=16, dropout=0.0, max_len=max_len,
+                                    share_embeddings=True, tie_output=True)
 
 
-def attention_call(mask):
+def attention_call(attn_mask=None, key_padding_mask=None):
     x = mt.zeros(2, 4, 8)
-    return nn.MultiHeadAttention(8, 2)(x, x, x, mask=mask)
+    return nn.MultiheadAttention(8, 2, batch_first=True)(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask)
 
 
 LAYER_CASES = {
@@ -43,27 +43,27 @@ LAYER_CASES = {
     "embedding float ids": (lambda: nn.Embedding(10, 4)(mt.tensor([[1.0, 2.0]])), TypeError,
                             ["embedding", "integers", "float32", "(1, 2)"]),
     "transformer float ids": (lambda: tiny_transformer()(np.ones((1, 3)), np.ones((1, 2), int)), TypeError,
-                              ["Transformer", "src_ids", "float64"]),
+                              ["TransformerTranslator", "src_ids", "float64"]),
     "longer than max_len": (lambda: nn.PositionalEncoding(8, max_len=5)(mt.zeros(1, 6, 8)), ValueError,
                             ["PositionalEncoding", "L=6", "max_len=5"]),
     "target longer than max_len": (lambda: tiny_transformer(max_len=5)(np.ones((1, 3), int), np.ones((1, 7), int)),
                                    ValueError, ["PositionalEncoding", "L=7", "max_len=5"]),
-    "heads do not divide d_model": (lambda: nn.MultiHeadAttention(10, 3), ValueError,
-                                    ["MultiHeadAttention", "d_model=10", "num_heads=3"]),
+    "heads do not divide d_model": (lambda: nn.MultiheadAttention(10, 3), ValueError,
+                                    ["MultiheadAttention", "embed_dim=10", "num_heads=3"]),
     "heads do not divide the transformer": (
-        lambda: nn.Transformer(11, 11, d_model=10, num_heads=4), ValueError, ["d_model=10", "num_heads=4"]),
+        lambda: nn.TransformerTranslator(11, 11, d_model=10, nhead=4), ValueError, ["d_model=10", "nhead=4"]),
     "mask of the wrong shape": (lambda: attention_call(mt.tensor(np.ones((3, 5), bool))), ValueError,
-                                ["MultiHeadAttention", "mask of shape (3, 5)", "(2, 2, 4, 4)"]),
-    "mask of the wrong batch": (lambda: attention_call(mt.tensor(np.ones((3, 1, 1, 4), bool))), ValueError,
-                                ["MultiHeadAttention", "(3, 1, 1, 4)", "(2, 2, 4, 4)"]),
-    "mask of the wrong dtype": (lambda: attention_call(mt.tensor(np.ones((4, 4), np.float32))), TypeError,
-                                ["MultiHeadAttention", "boolean", "float32", "(4, 4)"]),
+                                ["MultiheadAttention", "attn_mask of shape (3, 5)", "(4, 4)", "(4, 4, 4)"]),
+    "padding mask of the wrong batch": (lambda: attention_call(key_padding_mask=np.ones((3, 4), bool)), ValueError,
+                                        ["MultiheadAttention", "key_padding_mask", "(2, 4)", "(3, 4)"]),
+    "mask of the wrong dtype": (lambda: attention_call(mt.tensor(np.ones((4, 4), np.int32))), TypeError,
+                                ["MultiheadAttention", "boolean", "float", "int32", "(4, 4)"]),
     "empty batch": (lambda: tiny_transformer()(np.ones((0, 3), int), np.ones((0, 2), int)), ValueError,
-                    ["Transformer", "src_ids", "(0, 3)"]),
+                    ["TransformerTranslator", "src_ids", "(0, 3)"]),
     "empty sentences": (lambda: tiny_transformer()(np.ones((2, 0), int), np.ones((2, 2), int)), ValueError,
-                        ["Transformer", "src_ids", "(2, 0)"]),
+                        ["TransformerTranslator", "src_ids", "(2, 0)"]),
     "batch sizes differ": (lambda: tiny_transformer()(np.ones((2, 3), int), np.ones((3, 2), int)), ValueError,
-                           ["Transformer", "(2, 3)", "(3, 2)", "batch size"]),
+                           ["TransformerTranslator", "(2, 3)", "(3, 2)", "batch size"]),
     "nothing to decode": (lambda: translate_batch(tiny_transformer(), []), ValueError,
                           ["decoding", "no sentences"]),
     "only empty sources to decode": (lambda: translate_batch(tiny_transformer(), [[], []], beam=2), ValueError,
@@ -88,9 +88,9 @@ def test_layers_refuse_bad_input_naming_the_layer_and_shapes(name):
 def test_a_checkpoint_of_another_architecture_lists_mismatched_keys_and_shapes():
     small, big = tiny_transformer(d_model=8), tiny_transformer(d_model=16, layers=2)
     message = check(lambda: small.load_state_dict(big.state_dict()), StateDictError,
-                    ["load_state_dict into Transformer", "another architecture",
+                    ["load_state_dict into TransformerTranslator", "another architecture",
                      "unexpected keys: encoder.layers.1.", "src_embed.weight: checkpoint (30, 16) vs model (30, 8)"])
-    assert "encoder.layers.0.self_attn.q_proj.weight: checkpoint (16, 16) vs model (8, 8)" in message
+    assert "encoder.layers.0.self_attn.in_proj_weight: checkpoint (48, 16) vs model (24, 8)" in message
     before = small.src_embed.weight.numpy().copy()
     with pytest.raises(StateDictError):
         small.load_state_dict(big.state_dict(), strict=False)      # shapes never load, even non-strict

@@ -105,8 +105,8 @@ def test_optimizers_take_all_zero_gradients_without_nan(name):
 
 # ------------------------------------------------------------- train_step
 def tiny_step_setup():
-    model = nn.Transformer(13, 13, d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1,
-                           d_ff=16, dropout=0.0, share_embeddings=True, tie_output=True)
+    model = nn.TransformerTranslator(13, 13, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                     dim_feedforward=16, dropout=0.0, share_embeddings=True, tie_output=True)
     rng = np.random.default_rng(0)
     src = [rng.integers(4, 13, size=4).tolist() for _ in range(6)]
     tgt = [rng.integers(4, 13, size=3).tolist() for _ in range(6)]
@@ -120,7 +120,7 @@ def test_a_finite_loss_with_an_infinite_gradient_is_not_applied(monkeypatch, cli
 
     def poisoned(model, *args, **kwargs):
         loss = real(model, *args, **kwargs)          # finite loss...
-        model.decoder.layers[0].ff.linear1.weight.grad.data[0, 0] = np.inf   # ...one overflowed gradient
+        model.decoder.layers[0].linear1.weight.grad.data[0, 0] = np.inf   # ...one overflowed gradient
         return loss
 
     monkeypatch.setattr(steps, "accumulate_gradients", poisoned)

@@ -22,9 +22,9 @@ VOCAB = 13
 
 
 def tiny_model(**kw):
-    config = dict(d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=16,
+    config = dict(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16,
                   dropout=0.0, share_embeddings=True, tie_output=True, pad_id=0)
-    return nn.Transformer(VOCAB, VOCAB, **{**config, **kw})
+    return nn.TransformerTranslator(VOCAB, VOCAB, **{**config, **kw})
 
 
 def random_pairs(n, seed=0):
