@@ -43,6 +43,7 @@ from .backend import (
 from .backend.threads import get_num_threads, set_num_threads
 from .ops import *  # noqa: F401,F403  (also attaches Tensor's operators)
 from .ops import __all__ as _ops_all
+from . import functional  # noqa: E402,F401  (attaches x.softmax and x.log_softmax)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .serialization import CheckpointError, load, save
 from .profiler import Profiler, profile

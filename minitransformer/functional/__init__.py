@@ -4,6 +4,7 @@ Fused ops (one Function with a hand-derived backward) for speed and
 stability, each next to a ``*_composed`` version built from primitive ops
 that reads like the formula; tests check that the two agree.
 """
+from ..autograd import Tensor
 from .activation import (
     LogSoftmax, Softmax, gelu, log_softmax, log_softmax_composed, relu, sigmoid, softmax, softmax_composed, tanh,
 )
@@ -25,3 +26,16 @@ __all__ = [
     # PyTorch's names, added for code written for torch.nn.functional
     "mse_loss", "nll_loss", "sigmoid", "tanh",
 ]
+
+
+def _attach_tensor_methods() -> None:
+    """``x.softmax(dim)`` and ``x.log_softmax(dim)``, as PyTorch's Tensor has them.
+
+    They are ops of this floor, so this floor attaches them (``ops`` attaches
+    the primitive ones); ``import minitransformer`` imports this package.
+    """
+    Tensor.softmax = softmax
+    Tensor.log_softmax = log_softmax
+
+
+_attach_tensor_methods()
