@@ -62,7 +62,7 @@ def test_outputs_and_gradients_equal_pytorchs_on_the_same_weights():
     np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=1e-5, atol=1e-5)
     weights = np.random.default_rng(0).standard_normal(tuple(out_t.shape)).astype(np.float32)
     (out_t * torch.from_numpy(weights)).sum().backward()
-    (out_o * mt.from_numpy(weights)).sum().backward()
+    (out_o * mt.tensor(weights)).sum().backward()
     grads_t = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
         want = grads_t[name].grad.numpy()

@@ -77,7 +77,7 @@ def test_outputs_and_gradients_equal_pytorchs_on_the_same_weights(dtype, toleran
     mask_t = torch.nn.Transformer.generate_square_subsequent_mask(src.shape[0]).to(getattr(torch, dtype))
     mask_o = mt.nn.Transformer.generate_square_subsequent_mask(src.shape[0]).to(getattr(mt, dtype))
     out_t = theirs(torch.from_numpy(src), mask_t, torch.from_numpy(padding))
-    out_o = ours(mt.from_numpy(src), mask_o, mt.from_numpy(padding))
+    out_o = ours(mt.tensor(src), mask_o, mt.tensor(padding))
     assert tuple(out_o.shape) == tuple(out_t.shape) == (src.shape[0], src.shape[1], TOKENS)
     np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=tolerance, atol=tolerance)
 
