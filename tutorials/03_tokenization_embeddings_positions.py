@@ -221,6 +221,42 @@ np.testing.assert_allclose(pe(x_zero).numpy()[0], table[:10])  # forward adds th
 np.testing.assert_allclose(np.diag(sim, 3)[:-10], np.diag(sim, 3)[0], rtol=1e-4)  # same offset, same similarity
 
 # %% [markdown]
+# ### The same table, written as PyTorch code
+#
+# PyTorch programs build this table with tensor ops.  This engine's tensors
+# speak PyTorch, so those lines run here as they are, with `mt` in place of
+# `torch` (a PyTorch program runs with only its import changed, to
+# `import minitransformer as torch`).  `div_term` holds the frequencies
+# $1/10000^{2i/d} = \exp(-2i \ln 10000 / d)$; the sines fill the even
+# columns and the cosines the odd ones, by item assignment.
+#
+# `pe[:, 0::2] = ...` writes into `pe` in place.  Here that is simple: no
+# graph needs `pe` (neither it nor the values written require grad, as for
+# a table, a mask or a buffer), so the values are just stored in its array.
+# Had a graph needed it, the engine would record the write as an op, so that
+# gradients flow through it; on a parameter, outside `no_grad()`, it refuses,
+# as PyTorch does.
+#
+# The module's own table (the buffer `pe.pe`, made by `nn.sinusoidal_table`)
+# is computed in float64 and then cast to float32; these lines compute in
+# float32, so the two agree to about $10^{-6}$.
+
+# %%
+def sinusoids(max_len, d_model):
+    pe = mt.zeros(max_len, d_model)
+    position = mt.arange(0, max_len, dtype=mt.float).unsqueeze(1)
+    div_term = mt.exp(mt.arange(0, d_model, 2).float() * (-mt.log(mt.tensor(10000.0)) / d_model))
+    pe[:, 0::2] = mt.sin(position * div_term)
+    pe[:, 1::2] = mt.cos(position * div_term)
+    return pe
+
+
+built = sinusoids(max_len, d_model)
+print("built", built.shape, built.dtype, "| requires grad:", built.requires_grad)
+print("max |built - module's table|:", np.abs(built.numpy() - table).max())
+np.testing.assert_allclose(built.numpy(), table, atol=1e-5)
+
+# %% [markdown]
 # ### Relative positions are linear
 #
 # For each frequency $\omega_i$ the pair $(\sin \omega_i p, \cos \omega_i p)$
@@ -272,3 +308,5 @@ assert len(four) == 2 and not np.allclose(inp.numpy()[0, four[0]], inp.numpy()[0
 #   (summed over repeats), never on the padding row.
 # * Sinusoidal positions: one rotating pair of features per frequency;
 #   $PE_i \cdot PE_j$ depends on $i - j$, and shifting by $k$ is linear.
+# * The table is a few lines of PyTorch-style tensor code (`zeros`, `arange`,
+#   `exp`, item assignment into columns), which run on this engine as written.

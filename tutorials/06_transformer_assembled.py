@@ -24,10 +24,9 @@
 # 2. `nn.TransformerTranslator`: shapes from ids to logits, the masks it
 #    builds, where its parameters are;
 # 3. two properties we can test: causality and incremental decoding;
-# 4. the model of PyTorch's classic tutorial ("Language modeling with
-#    nn.TransformerEncoder") rebuilt with this engine as
-#    `nn.TransformerEncoderModel`, compared number for number with PyTorch
-#    (when `torch` is installed), then trained for a few steps.
+# 4. a language model written for PyTorch, run with only its imports
+#    changed: a forward pass with PyTorch's masks, compared number for number
+#    with PyTorch (when `torch` is installed), then a few training steps.
 
 # %%
 import math
@@ -171,107 +170,65 @@ np.testing.assert_allclose(incremental[tgt_in != 0], full[tgt_in != 0], atol=1e-
 # (Padded *target* positions may differ: `decode_step` treats every new token
 # as real.  Their logits are ignored by the loss anyway.)
 #
-# ## 4. The classic PyTorch tutorial's model
+# ## 4. A PyTorch model, run as it is
 #
-# PyTorch's tutorial "Language Modeling with `nn.TransformerEncoder`" builds a
-# `TransformerModel`: embedding $\times\sqrt{d}$, sinusoidal positions, a stack
-# of post-LN `nn.TransformerEncoderLayer`s with a causal mask, and a linear
-# layer to the vocabulary.  This engine has it as
-# `nn.TransformerEncoderModel(ntoken, d_model, nhead, d_hid, nlayers, dropout)`,
-# with the tutorial's names (`embedding`, `pos_encoder`,
-# `transformer_encoder`, `linear`), initialisation and float causal mask
-# (`generate_square_subsequent_mask`).  Its layers are PyTorch's classes, so
-# the tutorial's `state_dict` and ours have the same names.  One difference:
-# inputs are batch-first (B, L), where the tutorial is sequence-first.
+# Below is a language model written for PyTorch, in the form of PyTorch's
+# classic tutorial "Language Modeling with `nn.TransformerEncoder`": an
+# embedding, sinusoidal positions, a stack of post-LN
+# `nn.TransformerEncoderLayer`s and a linear layer to the vocabulary.  This
+# engine's tensors and modules speak PyTorch, so the code runs here as it is
+# written: the cell is the PyTorch code verbatim, except for its first two
+# lines, the imports.  (From this cell on, `torch` names this engine; the
+# rest of the tutorial keeps writing `mt`.)
 
 # %%
-ntoken, d_model, nhead, d_hid, nlayers = 50, 32, 4, 64, 2
-with mt.set_default_dtype("float64"):
-    ours = nn.TransformerEncoderModel(ntoken, d_model, nhead, d_hid, nlayers, dropout=0.0)
-print(ours)
-tokens = rng.integers(0, ntoken, size=(3, 10))  # (B, L)
-causal = nn.TransformerEncoderModel.generate_square_subsequent_mask(10)
-our_logits = ours(tokens, causal)
-print("ours:", tokens.shape, "->", our_logits.shape)
+import minitransformer as torch
+import minitransformer.nn as nn
+
+class Transformer(nn.Module):
+    def __init__(self, d_model, nhead, num_layers, num_tokens):
+        super(Transformer, self).__init__()
+        self.embedding = nn.Embedding(num_tokens, d_model)
+        self.pos_encoder = PositionalEncoding(d_model)
+        encoder_layer = nn.TransformerEncoderLayer(d_model, nhead)
+        self.transformer_encoder = nn.TransformerEncoder(encoder_layer, num_layers)
+        self.fc_out = nn.Linear(d_model, num_tokens)
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None):
+        src = self.embedding(src)
+        src = self.pos_encoder(src)
+        output = self.transformer_encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask)
+        output = self.fc_out(output)
+        return output
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model, dropout=0.1, max_len=5000):
+        super(PositionalEncoding, self).__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        pe = torch.zeros(max_len, d_model)
+        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-torch.log(torch.tensor(10000.0)) / d_model))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        pe = pe.unsqueeze(0).transpose(0, 1)
+        self.register_buffer('pe', pe)
+
+    def forward(self, x):
+        x = x + self.pe[:x.size(0), :]
+        return self.dropout(x)
 
 # %% [markdown]
-# Now the tutorial's code itself, in PyTorch (sequence-first, as it is
-# written there), with our weights copied in: the names are the same, so our
-# `state_dict` loads as it is.  This cell needs `torch`; without it, it says
-# so and moves on.
-
-# %%
-try:
-    import torch
-except ImportError:
-    torch = None
-    print("PyTorch is not installed: skipping the comparison (pip install torch to run it)")
-
-if torch is not None:
-    from torch import nn as tnn
-
-    class PositionalEncoding(tnn.Module):  # from the PyTorch tutorial
-        def __init__(self, d_model, dropout=0.1, max_len=5000):
-            super().__init__()
-            self.dropout = tnn.Dropout(p=dropout)
-            position = torch.arange(max_len).unsqueeze(1)
-            div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-            pe = torch.zeros(max_len, 1, d_model)
-            pe[:, 0, 0::2] = torch.sin(position * div_term)
-            pe[:, 0, 1::2] = torch.cos(position * div_term)
-            self.register_buffer("pe", pe)
-
-        def forward(self, x):  # x: (seq_len, batch, d_model)
-            return self.dropout(x + self.pe[: x.size(0)])
-
-    class TransformerModel(tnn.Module):  # from the PyTorch tutorial
-        def __init__(self, ntoken, d_model, nhead, d_hid, nlayers, dropout=0.5):
-            super().__init__()
-            self.pos_encoder = PositionalEncoding(d_model, dropout)
-            layer = tnn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout)
-            self.transformer_encoder = tnn.TransformerEncoder(layer, nlayers, enable_nested_tensor=False)
-            self.embedding = tnn.Embedding(ntoken, d_model)
-            self.d_model = d_model
-            self.linear = tnn.Linear(d_model, ntoken)
-
-        def forward(self, src, src_mask=None):  # src: (seq_len, batch)
-            src = self.embedding(src) * math.sqrt(self.d_model)
-            src = self.pos_encoder(src)
-            output = self.transformer_encoder(src, src_mask)
-            return self.linear(output)
-
-    theirs = TransformerModel(ntoken, d_model, nhead, d_hid, nlayers, dropout=0.0).double().eval()
-
-    # every weight must find its place; only the tutorial's (persistent) PE table is theirs alone
-    result = theirs.load_state_dict({name: torch.tensor(t.numpy()) for name, t in ours.state_dict().items()},
-                                    strict=False)
-    assert result.missing_keys == ["pos_encoder.pe"] and not result.unexpected_keys, result
-    float_mask = tnn.Transformer.generate_square_subsequent_mask(10, dtype=torch.float64)
-    with torch.no_grad():
-        their_logits = theirs(torch.tensor(tokens.T), float_mask).numpy().transpose(1, 0, 2)
-    diff = np.abs(their_logits - our_logits.numpy()).max()
-    print(f"max |PyTorch - ours| = {diff:.2e}")
-    np.testing.assert_allclose(our_logits.numpy(), their_logits, atol=1e-6)
-
-    # Why 1e-7 and not 1e-15 in float64?  The tutorial computes its PE table in
-    # float32 (torch's default) and .double() only casts it afterwards; ours is
-    # computed in float64.  Give PyTorch our table and the rest agrees to rounding:
-    theirs.pos_encoder.pe.copy_(torch.tensor(nn.sinusoidal_table(5000, d_model, dtype=np.float64))[:, None])
-    with torch.no_grad():
-        their_logits = theirs(torch.tensor(tokens.T), float_mask).numpy().transpose(1, 0, 2)
-    print(f"with the float64 PE table: max |PyTorch - ours| = {np.abs(their_logits - our_logits.numpy()).max():.2e}")
-    np.testing.assert_allclose(our_logits.numpy(), their_logits, rtol=1e-10, atol=1e-12)
-    n_theirs = sum(p.numel() for p in theirs.parameters())
-    print(f"parameters: ours {ours.num_parameters():,}, PyTorch {n_theirs:,}")
-    assert n_theirs == ours.num_parameters()
-
-# %% [markdown]
-# ### Training it for a few steps
+# Three things to read in it:
 #
-# As in the PyTorch tutorial: one long stream of token ids, cut into `batch`
-# parallel columns, and trained to predict each next token from the ones
-# before it (the causal mask), with cross-entropy.  Our text: the English
-# side of the built-in `numbers` task, tokenized by words.
+# * it is **sequence-first**, as PyTorch's layers are by default: `src` is
+#   (L, B) ids, the output (L, B, vocabulary), and the table `pe` has shape
+#   (max_len, 1, d_model) so that it broadcasts over the batch;
+# * the layers take PyTorch's defaults: `dim_feedforward=2048`, dropout 0.1;
+# * the embeddings are not multiplied by $\sqrt{d}$ as in the paper (the
+#   engine's built-in `nn.TransformerEncoderModel` does, batch-first).
+#
+# Our text: the English side of the built-in `numbers` task, tokenized by
+# words, with `<eos>` after each sentence.
 
 # %%
 from minitransformer.data import make_task
@@ -279,25 +236,98 @@ from minitransformer.data import make_task
 sentences = [t for _, t in make_task("numbers", 400 if FAST else 2000, 0, 0, seed=1)["train"]]
 words = sorted({w for s in sentences for w in s.split()} | {"<eos>"})
 word_id = {w: i for i, w in enumerate(words)}
+print(f"{len(words)} words, e.g. {sentences[0]!r}")
+
+# %% [markdown]
+# Built small, on this vocabulary, and run on a batch of two sentences: the
+# second is shorter, so it is padded.  The masks are PyTorch's:
+# `src_mask` is the float causal mask (L, L), added to the scores, and
+# `src_key_padding_mask` is (B, L), True at a pad, which no query may attend
+# to.  `eval()` switches dropout off, so that the outputs can be compared.
+
+# %%
+mt.manual_seed(0)
+model = Transformer(d_model=32, nhead=4, num_layers=2, num_tokens=len(words)).eval()
+pair = ["six hundred seventy three thousand", "seventy five"]
+L = max(len(s.split()) for s in pair)
+src = np.full((L, len(pair)), word_id["<eos>"])     # (L, B); the id at a pad does not matter
+padding = np.ones((len(pair), L), dtype=bool)       # (B, L): True = pad
+for b, s in enumerate(pair):
+    src[:len(s.split()), b] = [word_id[w] for w in s.split()]
+    padding[b, :len(s.split())] = False
+src_mask = nn.Transformer.generate_square_subsequent_mask(L)
+logits = model(mt.tensor(src), src_mask, mt.tensor(padding))
+print("src", src.shape, "-> logits", logits.shape, "(L, B, vocabulary)")
+print("key padding mask (B, L), True = pad:\n", padding.astype(int))
+print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
+
+alone = model(mt.tensor(src[:2, 1:]), nn.Transformer.generate_square_subsequent_mask(2))
+np.testing.assert_allclose(logits.numpy()[:2, 1], alone.numpy()[:, 0], atol=1e-5)  # the pads change nothing
+
+# %% [markdown]
+# The repository keeps these same lines in `tests/transfer/founding_model.py`.
+# Put PyTorch's two import lines back in place of ours and the text builds
+# PyTorch's model; its parameters and buffer have our names, so our
+# `state_dict` loads into it, and the two give the same logits.  This cell
+# needs `torch` and a checkout of the repository; without them it says so
+# and moves on.
+
+# %%
+import warnings
+
+try:
+    import torch as pytorch  # PyTorch itself: in this tutorial `torch` now names this engine
+except ImportError:
+    pytorch = None
+source = HERE.parent / "tests" / "transfer" / "founding_model.py"
+if pytorch is None or not source.exists():
+    print("PyTorch or the repository's tests are missing: skipping the comparison")
+else:
+    ours_imports = "import minitransformer as torch\nimport minitransformer.nn as nn\n"
+    code = source.read_text()
+    assert code.startswith(ours_imports)
+    namespace = {}
+    exec("import torch\nimport torch.nn as nn\n" + code[len(ours_imports):], namespace)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's notes about its fast paths
+        theirs = namespace["Transformer"](32, 4, 2, len(words)).eval()
+        theirs.load_state_dict({name: pytorch.tensor(t.numpy()) for name, t in model.state_dict().items()})
+        with pytorch.no_grad():
+            their_logits = theirs(pytorch.tensor(src), pytorch.nn.Transformer.generate_square_subsequent_mask(L),
+                                  pytorch.tensor(padding)).numpy()
+    print(f"max |PyTorch - ours| = {np.abs(their_logits - logits.numpy()).max():.1e} (float32)")
+    np.testing.assert_allclose(logits.numpy(), their_logits, atol=1e-5)
+
+# %% [markdown]
+# ### Training it for a few steps
+#
+# As in the PyTorch tutorial: one long stream of token ids, cut into `batch`
+# parallel columns, and trained to predict each next token from the ones
+# before it (the causal mask), with cross-entropy.  The model is
+# sequence-first, so a batch is a slice of the stream transposed to (L, B).
+# `F.cross_entropy` takes PyTorch's (N, C) rows of logits: the (L, B, V)
+# output is reshaped to (L·B, V), the targets to (L·B,).
+
+# %%
 stream = np.array([word_id[w] for s in sentences for w in s.split() + ["<eos>"]])
 batch, bptt = 16, 24
 stream = stream[: len(stream) // batch * batch].reshape(batch, -1)  # (B, N): B parallel streams
-print(f"{len(words)} words; stream of shape {stream.shape}")
+print(f"stream of shape {stream.shape}")
 
-mt.manual_seed(0)
-lm = nn.TransformerEncoderModel(len(words), 32, 4, 64, 2, dropout=0.1)
-opt = optim.Adam(lm.parameters(), lr=3e-3)
-mask = nn.TransformerEncoderModel.generate_square_subsequent_mask(bptt)
+model.train()                                                # dropout back on
+opt = optim.Adam(model.parameters(), lr=3e-3)
+mask = nn.Transformer.generate_square_subsequent_mask(bptt)
 losses = []
-n_steps = 20 if FAST else 150
+n_steps = 20 if FAST else 100
 for step in range(n_steps):
     i = (step * bptt) % (stream.shape[1] - bptt - 1)
-    inp, target = stream[:, i:i + bptt], stream[:, i + 1:i + 1 + bptt]
+    inp = mt.tensor(stream[:, i:i + bptt].T)                  # (L, B)
+    target = mt.tensor(stream[:, i + 1:i + 1 + bptt].T)       # (L, B): the next tokens
     opt.zero_grad()
-    logits = lm(inp, mask)                                    # (B, T, V): classes last
-    loss = F.cross_entropy(logits.reshape(-1, len(words)), target.reshape(-1))   # PyTorch's (N, C) rows
+    output = model(inp, mask)                                 # (L, B, V)
+    loss = F.cross_entropy(output.reshape(-1, len(words)), target.reshape(-1))
     loss.backward()
-    optim.clip_grad_norm_(lm.parameters(), 0.5)
+    optim.clip_grad_norm_(model.parameters(), 0.5)
     opt.step()
     losses.append(loss.item())
 print(f"loss {losses[0]:.2f} -> {losses[-1]:.2f} (uniform guessing: ln {len(words)} = {math.log(len(words)):.2f}); "
@@ -309,7 +339,7 @@ ax.axhline(math.log(len(words)), color="gray", ls=":", label="uniform guess")
 ax.set_xlabel("step")
 ax.set_ylabel("cross-entropy")
 ax.legend()
-ax.set_title("TransformerEncoderModel on the numbers text")
+ax.set_title("the PyTorch model, trained on the numbers text")
 save(fig, "lm_loss")
 assert np.mean(losses[-5:]) < losses[0] - 0.5
 
@@ -322,5 +352,7 @@ assert np.mean(losses[-5:]) < losses[0] - 0.5
 # * The layers and stacks are PyTorch's classes, with PyTorch's names and
 #   masks; `nn.TransformerTranslator` builds its masks from the ids;
 #   `encode`/`decode` and the cached `decode_step` serve generation.
-# * `nn.TransformerEncoderModel` is the PyTorch tutorial's model, batch-first
-#   -- and with the same weights, the same numbers.
+# * PyTorch code runs on this engine with only its imports changed
+#   (`import minitransformer as torch`, `import minitransformer.nn as nn`):
+#   sequence-first (L, B) inputs, PyTorch's masks (float causal mask, True at
+#   a pad), and with the same weights, the same numbers.
