@@ -10,9 +10,13 @@ grades a folder -- or, without OUT_DIR, the reference implementation -- with
 finite-difference gradient checks on fixed edge cases, then random ones,
 prints PASS, FAIL (with the failing case, in words, and a hint) or "not
 attempted yet" per exercise, a summary and a "score: P/N" line, and exits 0
-only if every exercise checked passes (1 otherwise).
+only if every exercise checked passes (1 otherwise).  A failure is printed
+in paragraphs wrapped to the terminal's width; the score line and the JSON
+messages are one line each.
 """
 from __future__ import annotations
+
+import shutil
 
 from . import positive_int
 
@@ -63,7 +67,9 @@ def run(args) -> int:
     # an unknown exercise number or a missing folder: ValueError/OSError, one line, exit 2
     results = check_exercises(args.out_dir, args.exercise, examples=args.examples, seed=args.seed,
                               cases=args.cases, hints=not args.no_hints)
-    print(format_results(results))
+    # wrapped to the terminal (100 columns when there is none, e.g. output to a file)
+    width = shutil.get_terminal_size(fallback=(100, 24)).columns
+    print(format_results(results, width=width))
     if args.json:
         write_json(results, args.json, folder=args.out_dir, seed=args.seed, examples=args.examples,
                    cases=args.cases, hints=not args.no_hints)

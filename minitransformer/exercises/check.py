@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .catalog import Exercise, select
 from .grader import FAIL, PASS, TODO, Outcome, explain, run_check, run_extra
+from .messages import paragraphs, wrap
 
 _module_ids = itertools.count()
 
@@ -54,6 +55,17 @@ class ExerciseResult:
         if self.status == TODO:
             return f"{head}: not attempted yet" + (f" ({self.message})." if self.message else ".")
         return f"{head}: FAIL. {self.message}" + (f" Hint: {self.hint}" if self.hint else "")
+
+    def paragraphs(self) -> list:
+        """The printed result in paragraphs: what failed, the case to redo by hand, the hint."""
+        if self.status != FAIL:
+            return [self.line()]
+        parts = paragraphs(f"Exercise {self.number} ({self.title}): FAIL. {self.message}")
+        return parts + ([f"Hint: {self.hint}"] if self.hint else [])
+
+    def text(self, width: int) -> str:
+        """The result as printed at ``width`` columns: its paragraphs wrapped, no line longer than width."""
+        return wrap(self.paragraphs(), width)
 
     def to_dict(self) -> dict:
         """The result as plain JSON data (the instructors' export)."""
@@ -117,8 +129,9 @@ def check_exercise(exercise: Exercise, out_dir=None, examples: int = 10, seed: i
                    cases: str = "auto", hints: bool = True) -> ExerciseResult:
     """Grade one exercise: the student's file in ``out_dir``, or the reference when None.
 
-    ``hints``: on a failure, end the message with the rule to check and set
-    ``hint`` to the exercise's hint (False: neither, for grading).
+    ``hints``: on a failure, set ``hint`` to the exercise's hint (False: no
+    hint, for grading).  The hint states the formula; the message does not
+    repeat it (each check's rule per input stays in ``outcome.formula``).
     """
     result = ExerciseResult(exercise.number, exercise.title, PASS)
     try:
@@ -140,8 +153,6 @@ def check_exercise(exercise: Exercise, out_dir=None, examples: int = 10, seed: i
         c = failed[0]
         result.status = FAIL
         result.message = (f"{c.name}: " if several else "") + c.outcome.message
-        if hints and c.outcome.formula:
-            result.message += f" Check: {c.outcome.formula}."
         result.hint = exercise.hint if hints else ""
     elif todo:
         result.status = TODO
@@ -187,9 +198,24 @@ def score(results) -> str:
     return f"score: {sum(r.passed for r in results)}/{len(results)}"
 
 
-def format_results(results) -> str:
-    """The report the command prints: a line per exercise, the summary, the score."""
-    return "\n".join([r.line() for r in results] + ["", summary(results), score(results)])
+def format_results(results, width: int | None = None) -> str:
+    """The report the command prints: each exercise, the summary, the score.
+
+    ``width`` None: a line per exercise.  A width: each failure in paragraphs
+    (what failed, the case to redo by hand, the hint) wrapped to that many
+    columns, set off by blank lines.  The last line is the score either way.
+    """
+    if width is None:
+        return "\n".join([r.line() for r in results] + ["", summary(results), score(results)])
+    out, after_block = [], False
+    for r in results:
+        text = r.text(width)
+        block = "\n" in text
+        if out and (block or after_block):
+            out.append("")  # a blank line around a failure's paragraphs
+        out.append(text)
+        after_block = block
+    return "\n".join(out + ["", wrap([summary(results)], width), score(results)])
 
 
 def results_json(results, **settings) -> dict:

@@ -14,8 +14,9 @@ each case
 
 A case's outcome is ``pass``, ``fail`` (with a message in words: the input
 shapes, the element whose gradient is wrong, the two values, for a small
-case its inputs and upstream gradient to redo it by hand, and the formula to
-check) or ``not attempted`` (backward still raises NotImplementedError).
+case its inputs and upstream gradient to redo it by hand, and the named
+property the wrong gradient breaks, where it has one: the rows of a softmax
+gradient sum to zero) or ``not attempted`` (backward still raises NotImplementedError).
 A fixed case uses a readable upstream gradient (small, distinct numbers);
 a random one a standard normal one.
 """
@@ -34,7 +35,7 @@ from ..backend import get_rng_state, set_default_dtype, set_rng_state
 from ..gradcheck import gradcheck_report
 from ..testing.cases import NumpyChooser
 from ..testing.registry import Sample, get_spec
-from .messages import by_hand, gradient_shape_advice, translate_numpy_error
+from .messages import by_hand, gradient_property, gradient_shape_advice, translate_numpy_error
 
 PASS, FAIL, TODO = "pass", "fail", "not attempted"
 
@@ -190,6 +191,7 @@ def run_case(check, classes, sample, files=frozenset(), fixed: bool = False) -> 
     error = abs(r.analytic - r.numeric)
     text = (f"{case}, the gradient for {name} {where} is {r.analytic:.4g} but finite differences give "
             f"{r.numeric:.4g} (abs. error {error:.2g}).")
+    text += gradient_property(check, name, r.analytic_grad, sample.params)
     others = [names[o.index] for o in bad[1:]]
     if others:
         text += f" The gradient for {' and '.join(others)} is wrong too."

@@ -6,11 +6,16 @@ the same thing in the exercise's terms: which gradient has which shape, what
 that shape suggests (a dropped reduced axis, a transposed operand, a table of
 the wrong size, a forgotten sum over broadcast axes), and, for a small case,
 every input and the upstream gradient, so that the student can work the case
-out on paper.
+out on paper.  Where the wrong gradient breaks a property with a name (the
+rows of a softmax gradient sum to zero), the message names the property and
+gives the student's own values.  A message is kept as one string (the JSON
+export stores it so); ``paragraphs`` splits it for printing and ``wrap``
+wraps the paragraphs to a terminal's width.
 """
 from __future__ import annotations
 
 import re
+import textwrap
 
 import numpy as np
 
@@ -18,6 +23,8 @@ from ..autograd.function import shape_advice
 
 # the largest array a message writes out in full
 SHOWN_ELEMENTS = 24
+# where a message's case to redo by hand begins (its second paragraph when printed)
+BY_HAND = "To redo it by hand: "
 
 
 def shape_text(shape) -> str:
@@ -67,9 +74,9 @@ def gradient_shape_advice(exc, check, params) -> str:
         return (f"{head}: the table W has {want[0]} rows, so dL/dW needs {want[0]} rows too, one per "
                 f"row of W (ctx.num_rows), however many distinct ids occur, not {got[0]}")
     if len(got) >= 2 and got[:-2] + got[-2:][::-1] == want:
-        formula = check.formulas.get(name, "")
+        # no formula here: the hint printed after the message states it (once)
         return (f"{head}: its last two axes are swapped, so an operand is not transposed or the "
-                "factors are in the wrong order" + (f" ({formula})" if formula else ""))
+                "factors are in the wrong order")
     return f"{head}: {shape_advice(got, want)}"
 
 
@@ -123,9 +130,68 @@ def by_hand(names, arrays, params, upstream, out_name: str, report=None) -> str:
         return ""
     parts = [f"{n} = {array_text(a)}" for n, a in zip(names, arrays)]
     parts.append(f"upstream gradient dL/d{out_name} = {array_text(upstream)}")
-    text = " To redo it by hand: " + ", ".join(parts)
+    text = " " + BY_HAND + ", ".join(parts)
     if report is not None and report.numeric_grad is not None and small(report.numeric_grad):
         name = names[report.index]
         text += (f"; dL/d{name} should be {array_text(report.numeric_grad)} (finite differences), "
                  f"yours is {array_text(report.analytic_grad)}")
     return text + "."
+
+
+# --------------------------------------------------------------- named properties
+def _rows_sum_to_zero(what: str, why: str):
+    def rule(grad, params) -> str | None:
+        axis = params.get("axis", -1)
+        grad = np.asarray(grad, dtype=np.float64)
+        if grad.ndim == 0:
+            return None
+        sums = grad.sum(axis=axis)
+        if np.allclose(sums, 0.0, atol=1e-6 * max(1.0, float(np.abs(grad).max()))):
+            return None
+        if small(sums):
+            yours = array_text(sums)
+        else:
+            worst = np.unravel_index(int(np.argmax(np.abs(sums))), sums.shape)
+            yours = f"as much as {float(sums[worst]):.4g} (at {tuple(int(i) for i in worst)})"
+        return (f"The rows of {what} sum to zero along the softmax axis (axis={axis}; {why}): "
+                f"yours sum to {yours}.")
+    return rule
+
+
+# spec name -> (input name -> rule(student's gradient, params) -> sentence or None)
+GRADIENT_PROPERTIES = {
+    "Softmax": {"x": _rows_sum_to_zero(
+        "a softmax gradient", "the softmax's outputs always sum to 1, so no change of x moves their sum")},
+    "LogSoftmax": {"x": _rows_sum_to_zero(
+        "a log-softmax gradient", "adding a constant to a row of x leaves log_softmax(x) unchanged")},
+}
+
+
+def gradient_property(check, name, grad, params) -> str:
+    """The named property the student's gradient for ``name`` breaks, in a sentence (" ..."), or ""."""
+    rule = GRADIENT_PROPERTIES.get(check.spec, {}).get(name)
+    if rule is None or grad is None:
+        return ""
+    sentence = rule(grad, params)
+    return f" {sentence}" if sentence else ""
+
+
+# --------------------------------------------------------------- printing
+def paragraphs(message: str) -> list:
+    """A one-string message as its paragraphs: what failed, then the case to redo by hand (if any)."""
+    head, sep, rest = message.partition(" " + BY_HAND)
+    return [head, BY_HAND + rest] if sep else [message]
+
+
+def wrap(parts, width: int, indent: str = "  ") -> str:
+    """Paragraphs (the first one unindented) wrapped to ``width`` columns, a blank line between them.
+
+    No line is longer than ``width`` (a word longer than a line is broken).
+    """
+    width = max(int(width), len(indent) + 20)
+    out = []
+    for i, text in enumerate(p for p in parts if p):
+        first = "" if i == 0 else indent
+        out.append(textwrap.fill(" ".join(text.split()), width=width, initial_indent=first,
+                                 subsequent_indent=indent, break_on_hyphens=False))
+    return "\n\n".join(out)
