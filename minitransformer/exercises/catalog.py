@@ -27,10 +27,17 @@ from ..backend import get_array_module, manual_seed
 
 @dataclass(frozen=True)
 class FunctionRef:
-    """A Function class of the reference implementation: ``module.name``."""
+    """A Function class of the reference implementation: ``module.name``.
+
+    ``task``: what its ``backward`` computes, for the student's file, where it
+    replaces the reference docstring (which states the answer): the incoming
+    gradient and the gradients to return, with their shapes, and what forward
+    left in ``ctx``.  The derivation is in the documentation.
+    """
 
     module: str
     name: str
+    task: str = ""
 
     def load(self):
         return getattr(importlib.import_module(self.module), self.name)
@@ -85,8 +92,65 @@ class Exercise:
         return tuple(f.name for f in self.functions)
 
 
+# What each backward computes, as the student's file states it in place of the
+# reference docstring: the shapes in and out and what forward saved, never the
+# answer (the derivation is in the docs page of the exercise).
+TASKS = {
+    "Mul": "grad is dL/dc, of c's shape, for c = a * b (a's and b's shapes broadcast together). "
+           "Return (dL/da, dL/db), of a's shape and of b's shape. forward saved a and b "
+           "(ctx.saved_tensors).",
+    "Div": "grad is dL/dc, of c's shape, for c = a / b (a's and b's shapes broadcast together). "
+           "Return (dL/da, dL/db), of a's shape and of b's shape. forward saved a and b "
+           "(ctx.saved_tensors).",
+    "MatMul": "grad is dL/dC, of C's shape, for C = A @ B as numpy.matmul computes it (a 1-D A or B "
+              "has no axis for it in C; batch axes broadcast). Return (dL/dA, dL/dB), of A's shape "
+              "and of B's shape. forward saved A and B (ctx.saved_tensors).",
+    "Sum": "grad is dL/dy, of y's shape, for y = x.sum(axis=ctx.axes, keepdims=ctx.keepdims) "
+           "(without the reduced axes unless ctx.keepdims). Return dL/dx, of x's shape, "
+           "ctx.x_shape. forward saved ctx.axes (a sorted tuple of axes >= 0), ctx.x_shape and "
+           "ctx.keepdims; no arrays.",
+    "Mean": "grad is dL/dy, of y's shape, for y = x.mean(axis=ctx.axes, keepdims=ctx.keepdims) "
+            "(without the reduced axes unless ctx.keepdims). Return dL/dx, of x's shape, "
+            "ctx.x_shape. forward saved ctx.axes (a sorted tuple of axes >= 0), ctx.x_shape and "
+            "ctx.keepdims; no arrays.",
+    "Exp": "grad is dL/dy, of x's shape, for the elementwise exponential y = e^x. Return dL/dx, "
+           "of x's shape. forward saved its output y (ctx.saved_tensors).",
+    "Log": "grad is dL/dy, of x's shape, for the elementwise natural logarithm y = log(x). "
+           "Return dL/dx, of x's shape. forward saved x (ctx.saved_tensors).",
+    "Softmax": "grad is dL/dy, of y's shape (x's), for y = softmax(x) along axis ctx.axis "
+               "(a masked place has y = 0). Return dL/dx, of x's shape. forward saved y "
+               "(ctx.saved_tensors) and ctx.axis.",
+    "LogSoftmax": "grad is dL/dy, of y's shape (x's), for y = log_softmax(x) along axis ctx.axis. "
+                  "Return dL/dx, of x's shape. forward saved y (ctx.saved_tensors) and ctx.axis.",
+    "CrossEntropy": "grad is dL/dloss, of the loss's shape: () for reduction 'mean' or 'sum', "
+                    "targets' shape for 'none'. Return (dL/dlogits, None): dL/dlogits of logits' "
+                    "shape (..., C), None for the integer targets. forward saved logits, t (the "
+                    "targets flattened, an ignored one replaced by 0) and valid (flattened, False "
+                    "where ignored) in ctx.saved_tensors, and ctx.eps (the label smoothing), "
+                    "ctx.reduction and ctx.count (the number of valid targets).",
+    "LayerNorm": "grad is dL/dy, of x's shape, for y = x_hat * weight + bias, x_hat the "
+                 "normalization of x over its last ctx.n_axes axes (weight, bias: None or of the "
+                 "shape of those axes). Return (dL/dx, dL/dweight, dL/dbias), each of its input's "
+                 "shape; None for a gradient ctx.needs_input_grad does not ask for. forward saved x "
+                 "and weight (ctx.saved_tensors), ctx.n_axes and ctx.eps; _normalized(x, n_axes, "
+                 "eps) gives (x_hat, rstd).",
+    "Embedding": "grad is dL/dout, of out's shape ids.shape + (D,), for out = the rows of the "
+                 "table W, of shape (ctx.num_rows, D), picked by ids. Return (dL/dW, None): dL/dW "
+                 "of W's shape, None for the integer ids. forward saved ids (ctx.saved_tensors), "
+                 "ctx.num_rows and ctx.padding_idx (None or the row of the padding token).",
+    "Attention": "grad is dL/dO, of O's shape (..., L_q, d_v), for O = P @ v with the weights "
+                 "P = attention_weights(q, k, mask), of shape (..., L_q, L_k). Return (dL/dq, "
+                 "dL/dk, dL/dv), of q's shape (..., L_q, d_k), k's (..., L_k, d_k) and v's "
+                 "(..., L_k, d_v). forward saved q, k, v and mask (None or booleans) in "
+                 "ctx.saved_tensors, not P: call attention_weights again.",
+    "Dropout": "grad is dL/dy, of x's shape, for y = x * mask. Return dL/dx, of x's shape. "
+               "forward saved mask (ctx.saved_tensors), of x's shape: 0 where x was dropped, "
+               "1/(1-p) where kept.",
+}
+
+
 def _ops(module: str, *names: str) -> tuple:
-    return tuple(FunctionRef(f"minitransformer.{module}", n) for n in names)
+    return tuple(FunctionRef(f"minitransformer.{module}", n, TASKS[n]) for n in names)
 
 
 # ------------------------------------------------ running the student's classes

@@ -13,8 +13,12 @@ weights of exercise 11) are copied into the file, so that the student's
 file runs only its own code, and a reference solution that calls a helper
 of its own module is refused (the student would import part of the answer).
 A class's ``backward_graph`` (the derivative on Tensors, for higher-order
-gradients) is left out: it would give the answer away.  No hint is written
-into the files: the grader prints it after a failed check.
+gradients) is left out: it would give the answer away.  The docstring of a
+``backward`` with a solution region, which in the reference states the
+answer, is replaced by the task statement of the catalog
+(``FunctionRef.task``): what to compute, with which shapes, and what forward
+saved; the derivation is in the docs page the file's docstring names.  No
+hint is written into the files: the grader prints it after a failed check.
 """
 from __future__ import annotations
 
@@ -75,13 +79,50 @@ def _raise_statement(exercise: Exercise, indent: str) -> list:
     return [f"{indent}raise NotImplementedError(", *body, f"{indent})"]
 
 
-def stub_source(cls, exercise: Exercise) -> str:
+def _blanked(cls, exercise: Exercise) -> str:
     """The source of ``cls`` with each solution region replaced by the exercise's raise."""
     lines = textwrap.dedent(inspect.getsource(cls)).splitlines()
     for a, b, _ in reversed(_regions(cls)):
         indent = lines[a][: len(lines[a]) - len(lines[a].lstrip())]
         lines[a:b + 1] = _raise_statement(exercise, indent)
     return _without_backward_graph("\n".join(lines) + "\n")
+
+
+def task_statement(cls, exercise: Exercise) -> str:
+    """The catalog's statement of what ``cls.backward`` computes (ValueError if it has none)."""
+    for ref in exercise.functions:
+        if ref.name == cls.__name__ and ref.module == cls.__module__ and ref.task.strip():
+            task = " ".join(ref.task.split())
+            if '"""' in task or "\\" in task:
+                raise ValueError(f"{ref.module}.{ref.name}: its task statement cannot hold triple quotes "
+                                 "or backslashes (it becomes a docstring)")
+            return task
+    raise ValueError(f"{cls.__module__}.{cls.__name__}: exercise {exercise.number} has no task statement for "
+                     "it; add one to TASKS in minitransformer/exercises/catalog.py (its reference docstring "
+                     "states the answer, so it cannot go into the student's file)")
+
+
+def _with_task(source: str, task: str) -> str:
+    """``source`` of a class with the docstring of its ``backward`` replaced by ``task``, wrapped."""
+    lines = source.splitlines()
+    (klass,) = ast.parse(source).body
+    (backward,) = [n for n in klass.body if isinstance(n, ast.FunctionDef) and n.name == "backward"]
+    first = backward.body[0]
+    indent = " " * backward.body[-1].col_offset
+    docstring = textwrap.wrap(task, 100 - len(indent) - 3, break_on_hyphens=False, break_long_words=False)
+    docstring[0], docstring[-1] = '"""' + docstring[0], docstring[-1] + '"""'
+    new = [indent + line for line in docstring]
+    if ast.get_docstring(backward, clean=False) is not None:
+        lines[first.lineno - 1:first.end_lineno] = new
+    else:
+        lines[first.lineno - 1:first.lineno - 1] = new
+    return "\n".join(lines) + "\n"
+
+
+def stub_source(cls, exercise: Exercise) -> str:
+    """The student's version of ``cls``: each solution region replaced by the exercise's raise, the
+    docstring of ``backward`` (the answer, in the reference) by the task statement of the catalog."""
+    return _with_task(_blanked(cls, exercise), task_statement(cls, exercise))
 
 
 def _without_backward_graph(source: str) -> str:
@@ -144,7 +185,7 @@ def _needs(cls, exercise: Exercise) -> tuple:
     """
     module = cls.__module__
     module_globals = vars(sys.modules[module])
-    given = _names_read(stub_source(cls, exercise), module_globals)
+    given = _names_read(_blanked(cls, exercise), module_globals)
     # the class as handed out, solution included: backward_graph stays out of the file
     handed_out = _without_backward_graph(textwrap.dedent(inspect.getsource(cls)))
     for name in _names_read(handed_out, module_globals):
@@ -210,8 +251,8 @@ def exercise_text(exercise: Exercise) -> str:
     passes = "pass" if len(classes) == 1 else "passes"
     intro = textwrap.fill(
         f"Write the backward {passes} of {names}: replace each ``raise NotImplementedError(...)`` "
-        "below by your code.  The forward pass is given; the docstring of ``backward`` states the "
-        "math, and ``backward`` works on raw NumPy (or CuPy) arrays, as in every op of minitransformer.",
+        "below by your code.  The forward pass is given; the docstring of ``backward`` says what to "
+        "compute, with which shapes, and what forward saved; ``backward`` works on raw NumPy (or CuPy) arrays, as in every op of minitransformer.",
         76, break_on_hyphens=False)
     read = f"\nThe derivation: docs/{exercise.docs} of the minitransformer documentation.\n" if exercise.docs else ""
     header = f'''"""Exercise {exercise.number}: {exercise.title}.
@@ -243,7 +284,9 @@ with the body of `backward` replaced by `raise NotImplementedError(...)`.
 Write it: `backward(ctx, grad)` receives the gradient of the loss with
 respect to the op's output (a NumPy array, like everything `forward` saved
 in `ctx`) and returns one gradient per input, each of that input's shape.
-The docstring of each `backward` gives the math.
+The docstring of each `backward` says what it computes, with which shapes,
+and what `forward` saved; the derivation is on the documentation page
+named at the top of the file.
 
 | # | exercise | file | classes |
 | --- | --- | --- | --- |

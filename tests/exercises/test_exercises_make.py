@@ -75,6 +75,83 @@ def test_stubs_keep_the_forward_and_drop_the_solution(handout, exercise):
     assert "from minitransformer import Function" in text
 
 
+def _answer_fragments(docstring: str) -> list:
+    """The right-hand sides of the equations of a reference ``backward`` docstring (its answer).
+
+    The text after each '=', up to the next '=' and cut at a clause break (a comma,
+    a colon, a sentence's end, a line break, a run of spaces or a joining word);
+    a single symbol, a gradient's bare name (dL/dO) or a parameter's value
+    (reduction='mean', keepdims=False) is no formula.
+    """
+    fragments = []
+    for part in docstring.split("=")[1:]:
+        part = re.split(r"[,;:]|\.(?:\s|$)|\n|\s{2,}| and | per | the | with | so | where ", part)[0]
+        part = " ".join(part.split()).rstrip(".")
+        if len(part) >= 3 and not re.fullmatch(r"dL/d\w+|'\w+'|True|False|None", part):
+            fragments.append(part)
+    return fragments
+
+
+def _backward_docstrings(text: str) -> dict:
+    """{class name: docstring of its backward} of a student file."""
+    out = {}
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ClassDef):
+            (backward,) = [f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "backward"]
+            out[node.name] = ast.get_docstring(backward)
+    return out
+
+
+def test_answer_fragments_are_the_formulas_of_the_reference_docstrings():
+    from minitransformer.functional.activation import Softmax
+    from minitransformer.ops.arithmetic import Div
+
+    assert _answer_fragments(Softmax.backward.__doc__) == ["y_i (delta_ij - y_j)", "y * (g - sum_j g_j y_j)"]
+    assert _answer_fragments(Div.backward.__doc__) == ["1/b", "-a/b^2"]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda ex: ex.slug)
+def test_backward_docstrings_state_the_task_not_the_answer(handout, exercise):
+    text = (handout / exercise.filename).read_text()
+    docstrings = _backward_docstrings(text)
+    fragments_seen = 0
+    for ref in exercise.functions:
+        cls = ref.load()
+        doc = " ".join(docstrings[ref.name].split())
+        assert doc == " ".join(ref.task.split()), ref.name       # the catalog's statement, in place
+        assert "shape" in doc and "grad is dL/d" in doc and "Return" in doc and "forward saved" in doc, doc
+        reference = inspect.getdoc(cls.backward)
+        assert " ".join(reference.split()) not in " ".join(text.split()), ref.name  # the answer is gone
+        fragments = _answer_fragments(reference)
+        fragments_seen += len(fragments)
+        for fragment in fragments:
+            assert fragment not in doc, (ref.name, fragment)
+            assert fragment.replace(" ", "") not in doc.replace(" ", ""), (ref.name, fragment)
+    if exercise.slug not in ("mul", "sum"):  # d(a*b)/da = b, d sum(x)/dx_i = 1: no fragment to look for
+        assert fragments_seen, exercise.slug
+    assert "says what to compute, with which shapes" in " ".join(text.split())
+
+
+def test_the_reference_ops_keep_their_derivation():
+    from minitransformer.functional.activation import Softmax
+    from minitransformer.functional.normalization import LayerNorm
+
+    assert "dL/dx = y * (g - sum_j g_j y_j)" in Softmax.backward.__doc__
+    assert "rstd * (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat))" in LayerNorm.backward.__doc__
+
+
+def test_a_class_without_a_task_statement_is_refused(tmp_path, monkeypatch):
+    from minitransformer.exercises.stubs import task_statement
+
+    (tmp_path / "reference_t.py").write_text(REFERENCE.format(forward="x * 2"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    op = importlib.import_module("reference_t").Op
+    with pytest.raises(ValueError, match="no task statement for it; add one to TASKS"):
+        task_statement(op, EXERCISES[0])
+    with pytest.raises(ValueError, match="no task statement"):
+        stub_source(op, EXERCISES[0])
+
+
 def test_the_stubs_import_the_helpers_a_solution_needs(handout):
     mul = (handout / "exercise_01_mul.py").read_text()
     assert "from minitransformer.ops.broadcasting import" in mul and "unbroadcast" in mul
