@@ -295,5 +295,5 @@ np.testing.assert_allclose(stream["post-LN"], np.sqrt(d_model), rtol=0.01)  # LN
 # * The FFN is a per-position two-layer MLP ($d \to 4d \to d$).
 # * Post-LN (the paper) interrupts the identity path with norms; its gradients
 #   grow towards the output and it needs warm-up.  Pre-LN keeps the identity
-#   path; its residual stream grows with depth and its upper layers get
-#   smaller gradients.
+#   path; its residual stream grows with depth and its upper layers get no
+#   larger gradients than its lower ones.
