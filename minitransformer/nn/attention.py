@@ -308,5 +308,5 @@ def reorder_cache(cache, indices):
     if isinstance(cache, Tensor):
         xp = get_array_module(cache.data)
         idx = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
-        return cache.take(Tensor(idx), axis=0)
+        return cache.index_select(0, Tensor(idx))
     return cache

@@ -23,7 +23,7 @@ from .comparison import (
     equal, greater, greater_equal, less, less_equal, logical_and, logical_not, logical_or, logical_xor,
     not_equal,
 )
-from .indexing import getitem, take
+from .indexing import getitem, index_select
 from .matrix_product import matmul
 from .ordering import ValuesIndices, argmax, argmin, topk
 from .reduction import amax, amin, logsumexp, max, mean, min, std, sum, var
@@ -68,7 +68,7 @@ def attach_tensor_methods() -> None:
         "transpose": transpose, "permute": permute, "swapaxes": swapaxes, "t": t,
         "broadcast_to": broadcast_to, "expand": expand, "repeat": repeat, "squeeze": squeeze,
         "unsqueeze": unsqueeze, "split": split, "chunk": chunk, "triu": triu, "tril": tril,
-        "take": take, "masked_fill": masked_fill, "matmul": matmul,
+        "index_select": index_select, "masked_fill": masked_fill, "matmul": matmul,
     }
     for name, fn in {**operators, **methods}.items():
         setattr(Tensor, name, fn)
@@ -83,11 +83,11 @@ register_namespace(Tensor, tensor_namespace)
 __all__ = [
     "ValuesIndices", "abs", "add", "amax", "amin", "argmax", "argmin", "broadcast_to", "cat", "chunk",
     "clip", "concatenate", "cos", "divide", "equal", "erf", "exp", "expand", "flatten",
-    "gelu", "getitem", "greater", "greater_equal", "less", "less_equal", "log", "logical_and",
+    "gelu", "getitem", "index_select", "greater", "greater_equal", "less", "less_equal", "log", "logical_and",
     "logical_not", "logical_or", "logical_xor", "logsumexp", "masked_fill", "matmul", "max", "maximum",
     "mean", "min", "minimum", "multinomial", "multiply", "negative", "not_equal", "permute", "power",
     "relu", "reshape", "sigmoid", "sin", "split", "sqrt", "squeeze", "stack", "std",
-    "subtract", "sum", "swapaxes", "t", "take", "tanh", "topk", "transpose", "tril", "triu",
+    "subtract", "sum", "swapaxes", "t", "tanh", "topk", "transpose", "tril", "triu",
     "unsqueeze", "var", "where",
 ]
 

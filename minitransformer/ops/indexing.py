@@ -161,13 +161,13 @@ class Take(Function):
     def forward(ctx, x, indices, axis=0):
         xp = get_array_module(x)
         if indices.dtype.kind not in "iu":
-            raise TypeError(f"take: indices must be integers, got dtype {indices.dtype}")
+            raise TypeError(f"index_select: indices must be integers, got dtype {indices.dtype}")
         axis = axis % x.ndim
         n = x.shape[axis]
         bad = out_of_range(indices, n)
         if bad is not None:
             raise IndexError(
-                f"take: index {bad[0]} is out of range for axis {axis} of size {n} "
+                f"index_select: index {bad[0]} is out of range for axis {axis} of size {n} "
                 f"(shape {tuple(x.shape)}); valid indices are 0..{n - 1}, negative ones are not allowed"
             )
         ctx.save_for_backward(indices)
@@ -210,8 +210,9 @@ def getitem(x, index):
     return GetItem.apply(x, _unwrap_index(index))
 
 
-def take(x, indices, axis=0):
-    """Gather slices of ``x`` along ``axis`` (the embedding lookup for axis 0)."""
+def index_select(x, dim, index):
+    """The slices of ``x`` at integer ``index`` along ``dim`` (PyTorch's index_select; the
+    embedding lookup for dim 0).  ``index`` may have any shape: its axes replace ``dim``."""
     xp = get_array_module(x.data)
-    idx = indices if isinstance(indices, Tensor) else Tensor(xp.asarray(indices))
-    return Take.apply(x, idx, axis=axis)
+    idx = index if isinstance(index, Tensor) else Tensor(xp.asarray(index))
+    return Take.apply(x, idx, axis=dim)

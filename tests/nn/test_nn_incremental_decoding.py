@@ -53,7 +53,7 @@ def test_reorder_cache_matches_decoding_the_reordered_batch():
         model.decode_step(tgt[:, :2], memory, cache, src)
         order = np.array([2, 0, 0])
         model.reorder_cache(cache, order)
-        step = model.decode_step(tgt[order, 2:3], memory.take(mt.tensor(order)), cache, src[order]).numpy()
+        step = model.decode_step(tgt[order, 2:3], memory.index_select(0, mt.tensor(order)), cache, src[order]).numpy()
         expected = model(src[order], tgt[order]).numpy()[:, 2:3]
         np.testing.assert_allclose(step, expected, atol=1e-9)
 

@@ -115,7 +115,7 @@ PRIMITIVE_OP_SPECS = (
     OpSpec("GetItem", lambda x, index: x[index], lambda x, index: x[index], shapes="getitem"),
     OpSpec("IndexAdd", lambda x, index, shape: IndexAdd.apply(x, index=index, shape=shape),
            lambda x, index, shape: _add_at(np.zeros(shape, x.dtype), index, x), shapes="index_add"),
-    OpSpec("Take", lambda x, indices, axis: x.take(indices, axis=axis),
+    OpSpec("Take", lambda x, indices, axis: x.index_select(axis, indices),
            lambda x, indices, axis: np.take(x, indices, axis=axis), shapes="take"),
     # casts and writes: float64 and back is exact from float32 and the identity on float64
     OpSpec("Cast", lambda x: x.astype("float64").astype(x.dtype), lambda x: x.astype("float64").astype(x.dtype)),
